@@ -1,0 +1,92 @@
+"""One error envelope for every API error: {"error": {"code", "message", "details"}}."""
+
+import logging
+from typing import Any, cast
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.settings import api_settings
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(exceptions.APIException):
+    """An API error with a stable code and optional structured details."""
+
+    def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or {}
+
+
+class Conflict(ApiError):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = "The request conflicts with the current state of the resource."
+
+
+class UnprocessableEntity(ApiError):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "unprocessable_entity"
+    default_detail = "The request cannot be processed."
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def error_json(status_code: int, code: str, message: str, details: Any = None) -> JsonResponse:
+    """The envelope as a plain Django response, for errors raised outside DRF views."""
+    return JsonResponse(error_body(code, message, details), status=status_code)
+
+
+def _code_of(exc: exceptions.APIException) -> str:
+    if isinstance(exc, exceptions.ValidationError):
+        return "validation_error"
+    return str(getattr(exc, "default_code", "error"))
+
+
+def _message_of(exc: exceptions.APIException) -> str:
+    if isinstance(exc, exceptions.ValidationError):
+        return "The request is not valid; see details."
+    detail = exc.detail
+    if isinstance(detail, list | dict):
+        return str(exc.default_detail)
+    return str(detail)
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    if isinstance(exc, DjangoValidationError):
+        detail = as_serializer_error(exc)
+        if NON_FIELD_ERRORS in detail:
+            detail[api_settings.NON_FIELD_ERRORS_KEY] = detail.pop(NON_FIELD_ERRORS)
+        exc = exceptions.ValidationError(detail)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        # Not an API error: a bug. Log it with its traceback, roll back, and still answer JSON.
+        logger.exception("Unhandled error in API view", exc_info=exc)
+        set_rollback()
+        return Response(
+            error_body("server_error", "An internal error occurred."),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+
+    exc = cast(exceptions.APIException, exc)  # drf_exception_handler answers only these
+    details: Any = getattr(exc, "details", None)
+    if isinstance(exc, exceptions.ValidationError):
+        details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+    elif isinstance(exc, exceptions.Throttled) and response.has_header("Retry-After"):
+        details = {"retry_after": int(response["Retry-After"])}
+    response.data = error_body(_code_of(exc), _message_of(exc), details)
+    return response

@@ -1,0 +1,54 @@
+"""Per-API-key request rate, a fixed-window counter in the cache (Redis in production).
+
+DRF's SimpleRateThrottle keeps a list of every request time per key and rewrites it on each
+request; a counter costs one INCR. When the cache is unreachable throttling fails open: the API
+keeps serving and logs a warning, because refusing all traffic would be worse than not limiting it.
+"""
+
+import logging
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+
+logger = logging.getLogger(__name__)
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(rate: str | None) -> tuple[int, int] | None:
+    """'100/min' -> (100, 60); None or 'none' disables throttling."""
+    if not rate or rate.lower() == "none":
+        return None
+    count, _, period = rate.partition("/")
+    return int(count), _PERIODS[period.strip()[0].lower()]
+
+
+class ApiKeyRateThrottle(BaseThrottle):
+    def __init__(self) -> None:
+        self.wait_seconds: float | None = None
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        parsed = parse_rate(settings.API_THROTTLE_RATE)
+        if parsed is None or request.auth is None:
+            return True
+        limit, period = parsed
+        now = time.time()
+        window = int(now // period)
+        key = f"throttle:apikey:{request.auth.pk}:{window}"
+        try:
+            cache.add(key, 0, timeout=period + 1)
+            count = cache.incr(key)
+        except Exception:  # the cache backend's own errors (redis, connection) vary by backend
+            logger.warning("API throttling skipped: cache unavailable", exc_info=True)
+            return True
+        if count <= limit:
+            return True
+        self.wait_seconds = (window + 1) * period - now
+        return False
+
+    def wait(self) -> float | None:
+        return self.wait_seconds

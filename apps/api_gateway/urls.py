@@ -1,0 +1,11 @@
+"""Version 1 of the API: each app's routes, then a JSON 404 for anything else under /api/v1/."""
+
+from django.urls import include, path, re_path
+
+from apps.api_gateway.views import api_not_found
+
+urlpatterns = [
+    path("customers/", include("apps.customers.urls")),
+    path("orders/", include("apps.orders.urls")),
+    re_path(r"^.*$", api_not_found),
+]

@@ -1,0 +1,67 @@
+"""Gateway views: the health probe and JSON error pages for paths outside DRF views."""
+
+from typing import Any
+
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.views import defaults
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.api_gateway.exceptions import error_json
+
+_JSON_PREFIXES = ("/api/", "/health/", "/metrics/")
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith(_JSON_PREFIXES)
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _wants_json(request):
+        return error_json(400, "bad_request", "The request could not be understood.")
+    return defaults.bad_request(request, exception)  # type: ignore[arg-type]
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _wants_json(request):
+        return error_json(403, "permission_denied", "You do not have permission to do this.")
+    return defaults.permission_denied(request, exception)  # type: ignore[arg-type]
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _wants_json(request):
+        return error_json(404, "not_found", "Not found.")
+    return defaults.page_not_found(request, exception)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if _wants_json(request):
+        return error_json(500, "server_error", "An internal error occurred.")
+    return defaults.server_error(request)
+
+
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """Catch-all under /api/: JSON 404 even with DEBUG on (Django's debug 404 page is HTML)."""
+    return error_json(404, "not_found", f"No API endpoint at {request.path}.")
+
+
+class HealthView(APIView):
+    """Liveness and the database check; 503 only when the database cannot serve."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes: list[Any] = []
+
+    def get(self, request: Request) -> Response:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            database = {"status": "ok"}
+        except Exception as exc:
+            database = {"status": "down", "error": exc.__class__.__name__}
+        healthy = database["status"] == "ok"
+        body = {"status": "ok" if healthy else "down", "checks": {"database": database}}
+        return Response(body, status=200 if healthy else 503)

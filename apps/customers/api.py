@@ -1,0 +1,101 @@
+"""Customer endpoints: each view validates, calls one service or selector, serializes."""
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.api_gateway.pagination import paginated_response
+from apps.api_gateway.serializers import StrictCharField, validated
+from apps.customers.models import Customer
+from apps.customers.selectors import customer_get, customer_list
+from apps.customers.services import customer_create, customer_update
+
+BLANK_WHEN_NULL = ("email", "phone", "telegram_chat_id")
+
+
+class TelegramChatIdField(serializers.Field):
+    """An integer chat id, a string of digits or an @username; stored and returned as text."""
+
+    default_error_messages = {"invalid": "Enter an integer chat id or an @username."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            self.fail("invalid")
+        return str(data).strip()
+
+    def to_representation(self, value: Any) -> str:
+        return str(value)
+
+
+class CustomerInputSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=200)
+    email = serializers.EmailField(required=False, allow_blank=True, allow_null=True, max_length=254)
+    phone = StrictCharField(required=False, allow_blank=True, allow_null=True, max_length=32)
+    telegram_chat_id = TelegramChatIdField(required=False, allow_null=True)
+    language = StrictCharField(required=False, max_length=8)
+    channels = serializers.ListField(child=StrictCharField(), required=False, allow_null=True, max_length=10)
+    external_id = StrictCharField(required=False, allow_null=True, allow_blank=True, max_length=100)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Contact fields are text columns: null means "none", like an empty string.
+        return {k: ("" if v is None and k in BLANK_WHEN_NULL else v) for k, v in attrs.items()}
+
+
+class CustomerOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Customer
+        fields = (
+            "id",
+            "name",
+            "email",
+            "phone",
+            "telegram_chat_id",
+            "language",
+            "channels",
+            "external_id",
+            "created_at",
+            "updated_at",
+        )
+
+
+class CustomerListApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("email", str), OpenApiParameter("external_id", str)],
+        responses=CustomerOutputSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        queryset = customer_list(
+            email=request.query_params.get("email"), external_id=request.query_params.get("external_id")
+        )
+        return paginated_response(
+            request=request, view=self, queryset=queryset, serializer_class=CustomerOutputSerializer
+        )
+
+    @extend_schema(request=CustomerInputSerializer, responses={201: CustomerOutputSerializer})
+    def post(self, request: Request) -> Response:
+        customer = customer_create(**validated(CustomerInputSerializer, request.data))
+        return Response(CustomerOutputSerializer(customer).data, status=status.HTTP_201_CREATED)
+
+
+class CustomerDetailApi(APIView):
+    @extend_schema(responses=CustomerOutputSerializer)
+    def get(self, request: Request, customer_id: str) -> Response:
+        return Response(CustomerOutputSerializer(customer_get(customer_id)).data)
+
+    @extend_schema(request=CustomerInputSerializer, responses=CustomerOutputSerializer)
+    def put(self, request: Request, customer_id: str) -> Response:
+        return self._update(request, customer_id, partial=False)
+
+    @extend_schema(request=CustomerInputSerializer(partial=True), responses=CustomerOutputSerializer)
+    def patch(self, request: Request, customer_id: str) -> Response:
+        return self._update(request, customer_id, partial=True)
+
+    def _update(self, request: Request, customer_id: str, *, partial: bool) -> Response:
+        customer = customer_get(customer_id)
+        data = validated(CustomerInputSerializer, request.data, partial=partial)
+        customer = customer_update(customer=customer, data=data, partial=partial)
+        return Response(CustomerOutputSerializer(customer).data)

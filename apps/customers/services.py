@@ -1,0 +1,45 @@
+"""Customer writes. Rules live in Customer.clean(), so the API and the admin enforce the same ones."""
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from apps.customers.models import Customer
+
+EDITABLE_FIELDS = ("name", "email", "phone", "telegram_chat_id", "language", "channels", "external_id")
+
+
+def _save_validated(customer: Customer) -> Customer:
+    customer.external_id = customer.external_id or None  # "" would collide with other blanks
+    customer.full_clean()
+    try:
+        with transaction.atomic():
+            customer.save()
+    except IntegrityError as exc:  # a concurrent insert of the same external_id
+        raise ValidationError({"external_id": ["A customer with this external_id exists."]}) from exc
+    return customer
+
+
+@transaction.atomic
+def customer_create(**fields: Any) -> Customer:
+    customer = Customer(**{k: v for k, v in fields.items() if k in EDITABLE_FIELDS})
+    if "channels" not in fields or fields["channels"] is None:
+        customer.channels = customer.default_channels()
+    return _save_validated(customer)
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, data: dict[str, Any], partial: bool) -> Customer:
+    """PUT replaces every editable field (absent ones return to defaults); PATCH changes only those given."""
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if not partial:
+        defaults = Customer()
+        for field in EDITABLE_FIELDS:
+            setattr(customer, field, getattr(defaults, field))
+    for field, value in data.items():
+        if field in EDITABLE_FIELDS:
+            setattr(customer, field, value)
+    if not partial and data.get("channels") is None:
+        customer.channels = customer.default_channels()
+    return _save_validated(customer)

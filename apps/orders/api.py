@@ -1,0 +1,128 @@
+"""Order endpoints: create, read, list, and change status."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.api_gateway.exceptions import Conflict
+from apps.api_gateway.pagination import paginated_response
+from apps.api_gateway.serializers import StrictCharField, validated
+from apps.customers.selectors import customer_get
+from apps.orders.models import Order, OrderItem, OrderStatusChange
+from apps.orders.selectors import order_get, order_list
+from apps.orders.services import ItemInput, order_change_status, order_create
+from apps.orders.state_machine import IllegalTransition, OrderStatus
+
+
+class IllegalTransitionError(Conflict):
+    default_code = "illegal_transition"
+
+
+class ItemInputSerializer(serializers.Serializer):
+    sku = StrictCharField(max_length=64)
+    name = StrictCharField(max_length=200)
+    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+
+
+class OrderInputSerializer(serializers.Serializer):
+    customer = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    items = serializers.ListField(child=ItemInputSerializer(), allow_empty=False, max_length=500)
+    currency = serializers.RegexField(r"^[A-Z]{3}$", required=False, default="EUR")
+    external_id = StrictCharField(required=False, allow_null=True, allow_blank=True, max_length=100)
+
+
+class OrderStatusInputSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=OrderStatus.choices)
+    note = StrictCharField(required=False, allow_blank=True, max_length=500, default="")
+
+
+class OrderItemOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderItem
+        fields = ("sku", "name", "quantity", "unit_price")
+
+
+class StatusChangeOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderStatusChange
+        fields = ("from_status", "to_status", "note", "at")
+
+
+class OrderOutputSerializer(serializers.ModelSerializer):
+    items = OrderItemOutputSerializer(many=True, read_only=True)
+    status_history = StatusChangeOutputSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Order
+        fields = (
+            "id",
+            "number",
+            "customer",
+            "status",
+            "total",
+            "currency",
+            "external_id",
+            "items",
+            "status_history",
+            "created_at",
+            "updated_at",
+        )
+
+
+class OrderListApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("customer", int),
+            OpenApiParameter("status", str, enum=OrderStatus.values),
+            OpenApiParameter("external_id", str),
+        ],
+        responses=OrderOutputSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        queryset = order_list(
+            customer_id=params.get("customer"),
+            status=params.get("status"),
+            external_id=params.get("external_id"),
+        )
+        return paginated_response(
+            request=request, view=self, queryset=queryset, serializer_class=OrderOutputSerializer
+        )
+
+    @extend_schema(request=OrderInputSerializer, responses={201: OrderOutputSerializer})
+    def post(self, request: Request) -> Response:
+        data = validated(OrderInputSerializer, request.data)
+        try:
+            customer = customer_get(data["customer"])
+        except Exception:
+            raise serializers.ValidationError({"customer": ["No customer with this id."]}) from None
+        order = order_create(
+            customer=customer,
+            items=[ItemInput(**item) for item in data["items"]],
+            currency=data["currency"],
+            external_id=data.get("external_id"),
+        )
+        return Response(OrderOutputSerializer(order_get(order.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class OrderDetailApi(APIView):
+    @extend_schema(responses=OrderOutputSerializer)
+    def get(self, request: Request, order_id: str) -> Response:
+        return Response(OrderOutputSerializer(order_get(order_id)).data)
+
+
+class OrderStatusApi(APIView):
+    @extend_schema(request=OrderStatusInputSerializer, responses=OrderOutputSerializer)
+    def put(self, request: Request, order_id: str) -> Response:
+        order = order_get(order_id)
+        data = validated(OrderStatusInputSerializer, request.data)
+        try:
+            order = order_change_status(order=order, status=data["status"], note=data["note"])
+        except IllegalTransition as exc:
+            raise IllegalTransitionError(
+                str(exc), details={"from": exc.source, "to": exc.target, "allowed": exc.allowed}
+            ) from exc
+        return Response(OrderOutputSerializer(order_get(order.pk)).data)

@@ -1,0 +1,32 @@
+"""Order reads (the repository)."""
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from apps.orders.models import Order
+from core.utils.ids import parse_id
+
+
+def order_queryset() -> QuerySet[Order]:
+    return Order.objects.select_related("customer").prefetch_related("items", "status_history")
+
+
+def order_get(order_id: object) -> Order:
+    """The order with its items and history; malformed or unknown ids are 404 alike."""
+    order = order_queryset().filter(pk=parse_id(order_id) or 0).first()
+    if order is None:
+        raise Http404("No order with this id.")
+    return order
+
+
+def order_list(
+    *, customer_id: object = None, status: str | None = None, external_id: str | None = None
+) -> QuerySet[Order]:
+    queryset = order_queryset().order_by("-id")
+    if customer_id is not None:
+        queryset = queryset.filter(customer_id=parse_id(customer_id) or 0)
+    if status:
+        queryset = queryset.filter(status=status)
+    if external_id:
+        queryset = queryset.filter(external_id=external_id)
+    return queryset

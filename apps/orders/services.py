@@ -1,0 +1,88 @@
+"""Order writes: creation with server-side totals, and status changes through the state machine."""
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from apps.customers.models import Customer
+from apps.orders.events import OrderCreated, OrderStatusChanged
+from apps.orders.models import Order, OrderItem, OrderStatusChange
+from apps.orders.state_machine import order_transition
+from core.patterns.observer import event_bus
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class ItemInput:
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Decimal
+
+
+def order_number(order_id: int) -> str:
+    return f"ORD-{order_id:06d}"
+
+
+def order_total(items: list[ItemInput]) -> Decimal:
+    return sum((item.unit_price * item.quantity for item in items), Decimal("0")).quantize(CENT)
+
+
+@transaction.atomic
+def order_create(
+    *, customer: Customer, items: list[ItemInput], currency: str = "EUR", external_id: str | None = None
+) -> Order:
+    """Create an order with its items and publish `order_created` in the same transaction."""
+    if not items:
+        raise ValidationError({"items": ["An order needs at least one item."]})
+    order = Order(
+        customer=customer,
+        currency=currency,
+        total=order_total(items),
+        external_id=external_id or None,
+        # The number derives from the id, which the INSERT assigns; a unique placeholder until then.
+        number=f"NEW-{uuid.uuid4().hex[:24]}",
+    )
+    order.full_clean(exclude=["number"])
+    try:
+        with transaction.atomic():
+            order.save()
+    except IntegrityError as exc:
+        raise ValidationError({"external_id": ["An order with this external_id exists."]}) from exc
+    order.number = order_number(order.pk)
+    Order.objects.filter(pk=order.pk).update(number=order.number)
+    OrderItem.objects.bulk_create(
+        OrderItem(order=order, sku=i.sku, name=i.name, quantity=i.quantity, unit_price=i.unit_price)
+        for i in items
+    )
+    event_bus.publish(OrderCreated(order_id=order.pk, customer_id=customer.pk, status=order.status))
+    return order
+
+
+@transaction.atomic
+def order_change_status(*, order: Order, status: str, note: str = "") -> Order:
+    """Move an order to `status` under a row lock; illegal moves raise IllegalTransition (409).
+
+    Putting the current status again changes nothing and publishes nothing, so clients may retry.
+    """
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    transition = order_transition(order.status, status)
+    if not transition.is_change:
+        return order
+    order.status = status
+    order.save(update_fields=["status", "updated_at"])
+    OrderStatusChange.objects.create(order=order, from_status=transition.source, to_status=status, note=note)
+    event_bus.publish(
+        OrderStatusChanged(
+            order_id=order.pk,
+            customer_id=order.customer_id,
+            from_status=transition.source,
+            to_status=status,
+            note=note,
+        )
+    )
+    return order

@@ -1,0 +1,9 @@
+"""Local development and `make run`: debug on, SQLite and the embedded broker unless configured."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DEBUG", default=True)
+# The demo writes real emails as files under var/mail/ instead of needing an SMTP server.
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
+WHITENOISE_USE_FINDERS = True

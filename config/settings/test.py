@@ -1,0 +1,45 @@
+"""Test settings: real PostgreSQL and Redis when they answer on 127.0.0.1 (or are given), else SQLite.
+
+With REQUIRE_SERVICES=1 (CI) tests/conftest.py turns a missing PostgreSQL or Redis into a failure.
+"""
+
+import os
+
+from core.utils.net import port_open
+
+from .base import *  # noqa: F403
+from .base import DATABASES, env
+
+DEBUG = False
+SECRET_KEY = "test-secret-key-not-for-production"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+if "DATABASE_URL" not in os.environ and port_open("127.0.0.1", 5432):
+    DATABASES = {"default": env.db_url_config("postgres://postgres@127.0.0.1:5432/test")}
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"].pop("CONN_HEALTH_CHECKS", None)
+
+REDIS_URL = env("REDIS_URL", default="")
+if not REDIS_URL and port_open("127.0.0.1", 6379):
+    REDIS_URL = "redis://127.0.0.1:6379/15"
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "test",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+API_THROTTLE_RATE = "100000/min"

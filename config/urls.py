@@ -1,0 +1,21 @@
+"""Top-level routes: the versioned API, its schema and docs, operations endpoints and the admin."""
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.api_gateway import views as gateway_views
+
+urlpatterns = [
+    path("api/v1/", include("apps.api_gateway.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    re_path(r"^api/", gateway_views.api_not_found),
+    path("health/", gateway_views.HealthView.as_view(), name="health"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "apps.api_gateway.views.handler400"
+handler403 = "apps.api_gateway.views.handler403"
+handler404 = "apps.api_gateway.views.handler404"
+handler500 = "apps.api_gateway.views.handler500"

@@ -1,0 +1,122 @@
+"""Shared fixtures: API keys and clients, customers and orders made through the API, event recording."""
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from rest_framework.test import APIClient
+
+from apps.api_gateway.services import api_key_create
+from apps.orders.events import OrderCreated, OrderStatusChanged
+from core.patterns.observer import event_bus
+from core.utils.net import port_open
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With REQUIRE_SERVICES=1 a missing PostgreSQL or Redis fails the run instead of skipping tests."""
+    if os.environ.get("REQUIRE_SERVICES") != "1":
+        return
+    problems = []
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        problems.append("the test database is not PostgreSQL (set DATABASE_URL)")
+    if not settings.REDIS_URL:
+        problems.append("Redis is not reachable (set REDIS_URL)")
+    else:
+        import redis
+
+        try:
+            redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1).ping()
+        except redis.RedisError as exc:
+            problems.append(f"Redis at {settings.REDIS_URL} does not answer: {exc}")
+    if problems:
+        pytest.exit("REQUIRE_SERVICES=1 but " + "; ".join(problems), returncode=3)
+
+
+@pytest.fixture
+def require_postgres() -> None:
+    if connection.vendor != "postgresql":
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail("PostgreSQL is required")
+        pytest.skip("needs PostgreSQL")
+
+
+@pytest.fixture
+def require_redis() -> str:
+    if not settings.REDIS_URL or not port_open("127.0.0.1", 6379):
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail("Redis is required")
+        pytest.skip("needs Redis")
+    return str(settings.REDIS_URL)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> None:
+    cache.clear()
+
+
+@pytest.fixture
+def api_key(db: None) -> str:
+    _, plaintext = api_key_create(name="tests")
+    return plaintext
+
+
+@pytest.fixture
+def api(api_key: str) -> APIClient:
+    """A client that sends a valid, writable API key."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key}")
+    return client
+
+
+@pytest.fixture
+def anon(db: None) -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def make_customer(api: APIClient) -> Callable[..., dict[str, Any]]:
+    def make(**fields: Any) -> dict[str, Any]:
+        body = {"name": "Ada Lovelace", "email": "ada@example.com", **fields}
+        response = api.post("/api/v1/customers/", body, format="json")
+        assert response.status_code == 201, response.json()
+        return dict(response.json())
+
+    return make
+
+
+@pytest.fixture
+def make_order(api: APIClient, make_customer: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    def make(**fields: Any) -> dict[str, Any]:
+        if "customer" not in fields:
+            fields["customer"] = make_customer()["id"]
+        body = {"items": [{"sku": "MUG", "name": "Mug", "quantity": 1, "unit_price": "9.99"}], **fields}
+        response = api.post("/api/v1/orders/", body, format="json")
+        assert response.status_code == 201, response.json()
+        return dict(response.json())
+
+    return make
+
+
+@pytest.fixture
+def order_events() -> Iterator[list[object]]:
+    """Every order event published while the test runs, in order."""
+    seen: list[object] = []
+    for event_type in (OrderCreated, OrderStatusChanged):
+        event_bus.subscribe(event_type, seen.append)
+    yield seen
+    for event_type in (OrderCreated, OrderStatusChanged):
+        event_bus.unsubscribe(event_type, seen.append)
+
+
+def error_of(response: Any) -> dict[str, Any]:
+    """The error object of an envelope, checking the envelope's shape on the way."""
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message", "details"}, body
+    assert isinstance(body["error"]["message"], str)
+    assert body["error"]["message"]
+    return dict(body["error"])
