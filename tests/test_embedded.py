@@ -100,7 +100,9 @@ def honcho(tmp_path: Path) -> Iterator[tuple[dict[str, str], int]]:
         log.close()
 
 
-def test_make_run_processes_serve_the_api_and_run_tasks(honcho: tuple[dict[str, str], int], tmp_path: Path) -> None:
+def test_make_run_processes_serve_the_api_and_run_tasks(
+    honcho: tuple[dict[str, str], int], tmp_path: Path
+) -> None:
     env, port = honcho
     key = _manage(env, "create_api_key", "demo").strip().splitlines()[-1]
     base = f"http://127.0.0.1:{port}"
@@ -125,7 +127,9 @@ def test_make_run_processes_serve_the_api_and_run_tasks(honcho: tuple[dict[str, 
     assert bundle.status_code == 200
 
     # A task sent from another process reaches the worker through the SQLite broker.
-    _manage(env, "shell", "-c", "from apps.api_gateway.tasks import worker_heartbeat; worker_heartbeat.delay()")
+    _manage(
+        env, "shell", "-c", "from apps.api_gateway.tasks import worker_heartbeat; worker_heartbeat.delay()"
+    )
     for _ in range(120):
         if _heartbeats(tmp_path / "db.sqlite3"):
             break
