@@ -7,5 +7,6 @@ from apps.api_gateway.views import api_not_found
 urlpatterns = [
     path("customers/", include("apps.customers.urls")),
     path("orders/", include("apps.orders.urls")),
+    path("notifications/", include("apps.notifications.urls")),
     re_path(r"^.*$", api_not_found),
 ]

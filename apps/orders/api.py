@@ -1,5 +1,8 @@
 """Order endpoints: create, read, list, and change status."""
 
+from collections.abc import Callable
+from typing import Any
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -14,6 +17,10 @@ from apps.orders.models import Order, OrderItem, OrderStatusChange
 from apps.orders.selectors import order_get, order_list
 from apps.orders.services import ItemInput, order_change_status, order_create
 from apps.orders.state_machine import IllegalTransition, OrderStatus
+
+# Sections other apps add to the order detail (name -> function of the order), registered in their
+# AppConfig.ready(); this keeps orders from importing them.
+ORDER_DETAIL_SECTIONS: dict[str, Callable[[Order], Any]] = {}
 
 
 class IllegalTransitionError(Conflict):
@@ -111,7 +118,11 @@ class OrderListApi(APIView):
 class OrderDetailApi(APIView):
     @extend_schema(responses=OrderOutputSerializer)
     def get(self, request: Request, order_id: str) -> Response:
-        return Response(OrderOutputSerializer(order_get(order_id)).data)
+        order = order_get(order_id)
+        body = dict(OrderOutputSerializer(order).data)
+        for name, section in ORDER_DETAIL_SECTIONS.items():
+            body[name] = section(order)
+        return Response(body)
 
 
 class OrderStatusApi(APIView):

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "apps.api_gateway",
     "apps.customers",
     "apps.orders",
+    "apps.notifications",
 ]
 
 MIDDLEWARE = [
@@ -126,6 +127,17 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+
+
+# Redis redelivers an unacknowledged task after the visibility timeout; it must exceed the longest
+# countdown (NOTIFICATION_BACKOFF_CAP) or a delayed retry would be delivered twice.
+def broker_transport_options(url: str) -> dict[str, object]:
+    if url.startswith(("redis://", "rediss://")):
+        return {"visibility_timeout": 3600, "socket_connect_timeout": 1, "socket_timeout": 5}
+    return {}
+
+
+CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "worker-heartbeat": {"task": "apps.api_gateway.tasks.worker_heartbeat", "schedule": 15.0},
 }
@@ -175,6 +187,11 @@ NOTIFICATION_CHANNELS: dict[str, str] = env.dict(
     },
 )
 NOTIFICATION_LANGUAGES = ["en", "de"]
+# Provider calls per delivery before it fails (429 answers do not count).
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=8)
+# Retry n waits uniform(0, min(CAP, BASE * 2^(n-1))) seconds (exponential backoff, full jitter).
+NOTIFICATION_BACKOFF_BASE = env.float("NOTIFICATION_BACKOFF_BASE", default=2.0)
+NOTIFICATION_BACKOFF_CAP = env.float("NOTIFICATION_BACKOFF_CAP", default=600.0)
 
 TELEGRAM_BOT_TOKEN = env("TELEGRAM_BOT_TOKEN", default="")
 TELEGRAM_API_BASE_URL = env("TELEGRAM_API_BASE_URL", default="https://api.telegram.org")

@@ -8,7 +8,7 @@ import os
 from core.utils.net import port_open
 
 from .base import *  # noqa: F403
-from .base import DATABASES, env
+from .base import DATABASES, broker_transport_options, env
 
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production"
@@ -41,5 +41,6 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL)
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")
 API_THROTTLE_RATE = "100000/min"

@@ -126,7 +126,10 @@ def test_retrieve_order(api: APIClient, make_order: Any) -> None:
     response = api.get(f"{URL}{order['id']}/")
 
     assert response.status_code == 200
-    assert response.json() == order
+    detail = response.json()
+    notifications = detail.pop("notifications")
+    assert detail == order
+    assert [n["event"] for n in notifications] == ["order_created"]
 
 
 @pytest.mark.parametrize("bad_id", ["424242", "ORD-000001", "1.5"])

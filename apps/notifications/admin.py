@@ -1,0 +1,137 @@
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from apps.notifications.models import Delivery, DeliveryAttempt, Notification, NotificationTemplate
+from apps.notifications.rendering import TemplateError, render_message
+from apps.notifications.services import deliveries_retry
+
+PREVIEW_CONTEXT: dict[str, Any] = {
+    "customer": {"name": "Ada <Lovelace>", "email": "ada@example.com", "language": "en"},
+    "order": {
+        "id": 42,
+        "number": "ORD-000042",
+        "status": "shipped",
+        "total": "24.98",
+        "currency": "EUR",
+        "items": [{"sku": "MUG", "name": "Mug", "quantity": 2, "unit_price": "12.49"}],
+    },
+    "from_status": "processing",
+    "note": "",
+}
+
+
+@admin.register(NotificationTemplate)
+class NotificationTemplateAdmin(admin.ModelAdmin):
+    list_display = ("key", "channel", "language", "subject", "updated_at")
+    list_filter = ("channel", "language", "key")
+    search_fields = ("key", "subject", "body_text")
+    readonly_fields = ("preview",)
+
+    @admin.display(description="Preview (sample order, customer named 'Ada <Lovelace>')")
+    def preview(self, obj: NotificationTemplate) -> str:
+        if obj.pk is None:
+            return "Save to see a preview."
+        try:
+            rendered = render_message(
+                subject=obj.subject,
+                body_text=obj.body_text,
+                body_html=obj.body_html,
+                context=PREVIEW_CONTEXT,
+                escape_body=obj.channel == "telegram",
+            )
+        except TemplateError as exc:
+            return format_html("<strong>Template error:</strong> {}", exc)
+        return format_html(
+            "<p><strong>Subject:</strong> {}</p><pre>{}</pre>"
+            "<div style='border:1px solid #ccc;padding:8px'>{}</div>",
+            rendered.subject,
+            rendered.body,
+            rendered.body_html or "",
+        )
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    extra = 0
+    can_delete = False
+    readonly_fields = ("started_at", "duration_ms", "outcome", "error_code", "error_text")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class DeliveryInline(admin.TabularInline):
+    model = Delivery
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = (
+        "channel",
+        "address",
+        "status",
+        "skip_reason",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "last_error",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("id", "customer", "event", "status", "strategy", "priority", "created_at")
+    list_filter = ("status", "event", "deliveries__channel", "created_at")
+    search_fields = ("customer__name", "customer__email", "dedup_key", "idempotency_key")
+    list_select_related = ("customer",)
+    raw_id_fields = ("customer", "api_key")
+    readonly_fields = (
+        "status",
+        "dedup_key",
+        "idempotency_key",
+        "request_fingerprint",
+        "created_at",
+        "updated_at",
+    )
+    inlines = (DeliveryInline,)
+    actions = ("retry_failed",)
+
+    @admin.action(description="Retry the failed deliveries of the selected notifications")
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
+        ids = list(
+            Delivery.objects.filter(notification__in=queryset, status="failed").values_list("pk", flat=True)
+        )
+        count = deliveries_retry(delivery_ids=ids)
+        self.message_user(request, f"{count} failed deliveries queued again.", messages.SUCCESS)
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "notification",
+        "channel",
+        "address",
+        "status",
+        "skip_reason",
+        "attempts",
+        "sent_at",
+    )
+    list_filter = ("status", "channel", "skip_reason", "created_at")
+    search_fields = ("address", "provider_message_id", "last_error")
+    raw_id_fields = ("notification",)
+    readonly_fields = ("attempts", "throttled_attempts", "provider_message_id", "sent_at", "claimed_at")
+    inlines = (DeliveryAttemptInline,)
+    actions = ("retry_failed",)
+
+    @admin.action(description="Retry the selected failed deliveries")
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        count = deliveries_retry(delivery_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{count} failed deliveries queued again.", messages.SUCCESS)

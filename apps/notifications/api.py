@@ -1,0 +1,155 @@
+"""Notification endpoints: send (202, Idempotency-Key), status, history (cursor-paginated)."""
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import pagination, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.api_gateway.exceptions import UnprocessableEntity
+from apps.api_gateway.serializers import StrictCharField, validated
+from apps.customers.models import Customer
+from apps.notifications.models import Delivery, Notification, NotificationStatus, Priority, Strategy
+from apps.notifications.rendering import TemplateError, template_check
+from apps.notifications.selectors import notification_get, notification_history, notifications_of_order
+from apps.notifications.services import IdempotencyConflict, notification_send, validate_template_key
+from apps.orders.models import Order
+
+
+class IdempotencyKeyReused(UnprocessableEntity):
+    default_code = "idempotency_key_reused"
+    default_detail = "This Idempotency-Key was used with a different request body."
+
+
+class DeliveryOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Delivery
+        fields = (
+            "channel",
+            "status",
+            "skip_reason",
+            "attempts",
+            "last_error",
+            "provider_message_id",
+            "next_attempt_at",
+            "sent_at",
+        )
+
+
+class NotificationOutputSerializer(serializers.ModelSerializer):
+    deliveries = DeliveryOutputSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Notification
+        fields = (
+            "id",
+            "customer",
+            "status",
+            "event",
+            "strategy",
+            "priority",
+            "order_id",
+            "created_at",
+            "deliveries",
+        )
+
+
+def order_notifications(order: Order) -> list[dict[str, Any]]:
+    """The notifications of an order, for the order detail (registered by the app config)."""
+    return list(NotificationOutputSerializer(notifications_of_order(order.pk), many=True).data)
+
+
+class SendInputSerializer(serializers.Serializer):
+    customer = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    template = StrictCharField(required=False, max_length=64)
+    subject = StrictCharField(required=False, allow_blank=True, max_length=255)
+    message = StrictCharField(required=False, max_length=20_000)
+    context = serializers.DictField(required=False, default=dict)  # type: ignore[assignment]
+    channels = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(settings.NOTIFICATION_CHANNELS)),
+        required=False,
+        allow_empty=False,
+        max_length=10,
+    )
+    strategy = serializers.ChoiceField(choices=Strategy.choices, default=Strategy.ALL)
+    priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if bool(attrs.get("template")) == bool(attrs.get("message")):
+            raise serializers.ValidationError(
+                "Give either `template` or `message` (with an optional `subject`)."
+            )
+        if attrs.get("template"):
+            validate_template_key(attrs["template"])
+        for field in ("subject", "message"):
+            try:
+                template_check(attrs.get(field, ""))
+            except TemplateError as exc:
+                raise serializers.ValidationError({field: [f"Not a valid template: {exc}"]}) from None
+        if not Customer.objects.filter(pk=attrs["customer"]).exists():
+            raise serializers.ValidationError({"customer": ["No customer with this id."]})
+        return attrs
+
+
+class HistoryFilterSerializer(serializers.Serializer):
+    customer = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    status = serializers.ChoiceField(required=False, choices=NotificationStatus.choices)
+    channel = serializers.CharField(required=False, max_length=32)
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+
+
+class HistoryPagination(pagination.CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class NotificationSendApi(APIView):
+    @extend_schema(
+        request=SendInputSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER)],
+        responses={202: NotificationOutputSerializer, 200: NotificationOutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        key = request.headers.get("Idempotency-Key") or None
+        if key is not None and len(key) > 255:
+            raise serializers.ValidationError({"Idempotency-Key": ["At most 255 characters."]})
+        data = validated(SendInputSerializer, request.data)
+        try:
+            notification, created = notification_send(
+                api_key=request.auth,
+                idempotency_key=key,
+                customer=Customer.objects.get(pk=data["customer"]),
+                data=data,
+            )
+        except IdempotencyConflict:
+            raise IdempotencyKeyReused() from None
+        body = NotificationOutputSerializer(notification_get(notification.pk)).data
+        return Response(body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+
+
+class NotificationStatusApi(APIView):
+    @extend_schema(responses=NotificationOutputSerializer)
+    def get(self, request: Request, notification_id: str) -> Response:
+        return Response(NotificationOutputSerializer(notification_get(notification_id)).data)
+
+
+class NotificationHistoryApi(APIView):
+    @extend_schema(parameters=[HistoryFilterSerializer], responses=NotificationOutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        filters = validated(HistoryFilterSerializer, request.query_params)
+        queryset = notification_history(
+            customer_id=filters.get("customer"),
+            status=filters.get("status"),
+            channel=filters.get("channel"),
+            created_after=filters.get("created_after"),
+            created_before=filters.get("created_before"),
+        )
+        paginator = HistoryPagination()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(NotificationOutputSerializer(page, many=True).data)

@@ -1,0 +1,23 @@
+"""Delivery channels, built by `channel_factory` from NOTIFICATION_CHANNELS."""
+
+from django.conf import settings
+
+from apps.notifications.channels.base import (
+    Channel,
+    ChannelError,
+    OutgoingMessage,
+    PermanentError,
+    TransientError,
+)
+from core.patterns.factory import PluginFactory
+
+channel_factory: PluginFactory[Channel] = PluginFactory(lambda: dict(settings.NOTIFICATION_CHANNELS))
+
+__all__ = [
+    "Channel",
+    "ChannelError",
+    "OutgoingMessage",
+    "PermanentError",
+    "TransientError",
+    "channel_factory",
+]

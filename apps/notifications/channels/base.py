@@ -1,0 +1,60 @@
+"""The channel contract: send one message, return the provider's id or raise a classified error."""
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    address: str
+    subject: str
+    body: str
+    body_plain: str
+    body_html: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class ChannelError(Exception):
+    """A failed send. `code` is stable and short (e.g. `smtp_451`, `telegram_403`)."""
+
+    transient: ClassVar[bool]
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        retry_after: float | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retry_after = retry_after
+        self.params = params or {}
+
+
+class TransientError(ChannelError):
+    """Worth retrying later: timeouts, connection errors, SMTP 4xx, HTTP 5xx, Telegram 429."""
+
+    transient = True
+
+
+class PermanentError(ChannelError):
+    """Retrying cannot help: SMTP 5xx, Telegram 400/401/403."""
+
+    transient = False
+
+
+class Channel:
+    """Base class; one instance per worker process, so subclasses may keep connections open."""
+
+    name: ClassVar[str]
+
+    def is_configured(self) -> bool:
+        raise NotImplementedError
+
+    def send(self, message: OutgoingMessage) -> str:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections; the next send opens new ones."""

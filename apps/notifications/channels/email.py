@@ -1,0 +1,97 @@
+"""Email channel: Django's email framework, one recipient per message, one connection per process."""
+
+import contextlib
+import logging
+import smtplib
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+
+from apps.notifications.channels.base import (
+    Channel,
+    ChannelError,
+    OutgoingMessage,
+    PermanentError,
+    TransientError,
+)
+
+logger = logging.getLogger(__name__)
+
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+
+
+def classify_smtp_error(exc: Exception) -> ChannelError:
+    """RFC 5321: 4yz is transient, 5yz permanent; a dropped or refused connection is transient."""
+    code: int | None = None
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code = next(iter(exc.recipients.values()))[0] if exc.recipients else None
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        code = exc.smtp_code
+    if code is None or isinstance(exc, smtplib.SMTPServerDisconnected | OSError):
+        return TransientError(f"SMTP connection problem: {exc}", code="smtp_connection")
+    text = str(exc)
+    if 400 <= code < 500:
+        return TransientError(text, code=f"smtp_{code}")
+    return PermanentError(text, code=f"smtp_{code}")
+
+
+class EmailChannel(Channel):
+    name = "email"
+
+    def __init__(self) -> None:
+        self._connection: BaseEmailBackend | None = None
+
+    def is_configured(self) -> bool:
+        return settings.EMAIL_BACKEND != SMTP_BACKEND or bool(settings.EMAIL_HOST)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self._connection.close()
+            self._connection = None
+
+    def _open(self) -> BaseEmailBackend:
+        if self._connection is None:
+            connection = get_connection(fail_silently=False)
+            connection.open()
+            self._connection = connection
+        return self._connection
+
+    def send(self, message: OutgoingMessage) -> str:
+        reused = self._connection is not None
+        try:
+            return self._send(message)
+        except smtplib.SMTPServerDisconnected:
+            self.close()
+            if not reused:
+                raise classify_smtp_error(smtplib.SMTPServerDisconnected("disconnected")) from None
+            # The server dropped an idle connection we kept: reconnect once, not a failed attempt.
+        try:
+            return self._send(message)
+        except (smtplib.SMTPException, OSError) as exc:
+            self.close()
+            raise classify_smtp_error(exc) from None
+
+    def _send(self, message: OutgoingMessage) -> str:
+        email = EmailMultiAlternatives(
+            subject=message.subject,
+            body=message.body_plain,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[message.address],
+            headers=message.headers,
+        )
+        if message.body_html:
+            email.attach_alternative(message.body_html, "text/html")
+        message_id = email.message()["Message-ID"]
+        email.extra_headers["Message-ID"] = message_id
+        try:
+            sent = self._open().send_messages([email])
+        except smtplib.SMTPServerDisconnected:
+            raise
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+            self.close()
+            raise classify_smtp_error(exc) from None
+        if not sent:
+            raise TransientError("The email backend sent nothing", code="smtp_not_sent")
+        return str(message_id)

@@ -1,0 +1,117 @@
+"""Telegram Bot API channel: sendMessage over one keep-alive httpx client per worker process."""
+
+import logging
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+from apps.notifications.channels.base import Channel, OutgoingMessage, PermanentError, TransientError
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_LENGTH = 4096
+
+
+def split_text(text: str, limit: int = MAX_MESSAGE_LENGTH) -> list[str]:
+    """Split a text into parts of at most `limit` characters, at a line break, else a space.
+
+    The limit applies to the text after entity parsing, so measuring the raw (escaped) text is safe.
+    A cut never falls inside an HTML entity such as `&amp;`.
+    """
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = window.rfind("\n")
+        if cut < limit // 2:
+            cut = max(cut, window.rfind(" "))
+        if cut <= 0:
+            cut = limit
+            amp = window.rfind("&", limit - 10)
+            if amp != -1 and ";" not in window[amp:]:
+                cut = amp
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest or not parts:
+        parts.append(rest)
+    return parts
+
+
+class TelegramChannel(Channel):
+    name = "telegram"
+
+    def __init__(self) -> None:
+        self._client: httpx.Client | None = None
+
+    def is_configured(self) -> bool:
+        return bool(settings.TELEGRAM_BOT_TOKEN)
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(
+                base_url=settings.TELEGRAM_API_BASE_URL,
+                timeout=httpx.Timeout(10.0, connect=5.0),
+                limits=httpx.Limits(max_keepalive_connections=4, keepalive_expiry=60),
+            )
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def send(self, message: OutgoingMessage) -> str:
+        """Send every part of the text; returns the message ids, comma-separated."""
+        ids = []
+        plain_parts = split_text(message.body_plain)
+        for index, part in enumerate(split_text(message.body)):
+            try:
+                result = self._send_message(message.address, part, parse_mode="HTML")
+            except PermanentError as exc:
+                if "can't parse entities" not in str(exc):
+                    raise
+                # Our escaping should prevent this; if a template's markup is broken, send plain text.
+                fallback = plain_parts[index] if len(plain_parts) > index else part
+                logger.warning("Telegram rejected HTML entities; resending as plain text")
+                result = self._send_message(message.address, fallback, parse_mode=None)
+            ids.append(str(result["message_id"]))
+        return ",".join(ids)
+
+    def _send_message(self, chat_id: str, text: str, *, parse_mode: str | None) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "chat_id": chat_id,
+            "text": text,
+            "link_preview_options": {"is_disabled": True},
+        }
+        if parse_mode:
+            payload["parse_mode"] = parse_mode
+        try:
+            # The token is in the path; httpx's own INFO log of URLs is silenced in settings.LOGGING.
+            response = self.client.post(f"/bot{settings.TELEGRAM_BOT_TOKEN}/sendMessage", json=payload)
+        except httpx.TransportError as exc:
+            self.close()
+            raise TransientError(
+                f"Telegram unreachable: {exc.__class__.__name__}", code="telegram_network"
+            ) from None
+        return self._interpret(response)
+
+    @staticmethod
+    def _interpret(response: httpx.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code == 200 and body.get("ok"):
+            return dict(body["result"])
+        status = int(body.get("error_code") or response.status_code)
+        description = str(body.get("description") or response.reason_phrase)
+        params = dict(body.get("parameters") or {})
+        code = f"telegram_{status}"
+        if status == 429:
+            retry_after = float(params.get("retry_after") or response.headers.get("Retry-After") or 1)
+            raise TransientError(description, code=code, retry_after=retry_after, params=params)
+        if status >= 500:
+            raise TransientError(description, code=code, params=params)
+        raise PermanentError(description, code=code, params=params)

@@ -1,0 +1,172 @@
+"""Notification templates, notifications, their deliveries (the outbox) and every delivery attempt."""
+
+from django.db import models
+
+from apps.customers.models import Customer
+
+
+class Event(models.TextChoices):
+    ORDER_CREATED = "order_created", "Order created"
+    ORDER_STATUS_CHANGED = "order_status_changed", "Order status changed"
+    CUSTOM = "custom", "Custom (API send)"
+
+
+class Strategy(models.TextChoices):
+    ALL = "all", "Every accepted channel"
+    FAILOVER = "failover", "First channel, next on permanent failure"
+
+
+class Priority(models.TextChoices):
+    NORMAL = "normal", "Normal"
+    HIGH = "high", "High"
+
+
+class NotificationStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENT = "sent", "Sent"
+    PARTIALLY_SENT = "partially_sent", "Partially sent"
+    FAILED = "failed", "Failed"
+    SUPPRESSED = "suppressed", "Suppressed"
+
+
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    RETRYING = "retrying", "Retrying"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+PENDING_DELIVERY_STATUSES = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.RETRYING)
+
+
+class SkipReason(models.TextChoices):
+    NOT_CONFIGURED = "channel not configured", "Channel not configured"
+    NO_CONTACT = "no contact point", "No contact point"
+    OPTED_OUT = "opted out", "Opted out"
+    DUPLICATE = "duplicate", "Duplicate"
+
+
+class NotificationTemplate(models.Model):
+    """One message per (key, channel, language); `key` is an event such as `order_created` or
+    `order_shipped` (order_<status>), or any name an API send refers to."""
+
+    key = models.CharField(max_length=64)
+    channel = models.CharField(max_length=32)
+    language = models.CharField(max_length=8, default="en")
+    subject = models.CharField(max_length=255, blank=True, help_text="Email subject (a template too).")
+    body_text = models.TextField(help_text="Plain text; for Telegram, HTML-escaped and sent in HTML mode.")
+    body_html = models.TextField(blank=True, help_text="Email HTML alternative; values are autoescaped.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("key", "channel", "language")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key", "channel", "language"], name="template_key_channel_language"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} / {self.channel} / {self.language}"
+
+
+class Notification(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="notifications")
+    order_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    event = models.CharField(max_length=32, choices=Event.choices)
+    template_key = models.CharField(max_length=64, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    channels = models.JSONField(default=list, help_text="Channels in the order the strategy tries them.")
+    strategy = models.CharField(max_length=16, choices=Strategy.choices, default=Strategy.ALL)
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
+    status = models.CharField(
+        max_length=16, choices=NotificationStatus.choices, default=NotificationStatus.QUEUED, db_index=True
+    )
+    dedup_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    api_key = models.ForeignKey("api_gateway.ApiKey", null=True, blank=True, on_delete=models.SET_NULL)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["api_key", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="notification_idempotency_per_api_key",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="notification_history"),
+            models.Index(fields=["customer", "-created_at"], name="notification_customer_history"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} #{self.pk} for customer {self.customer_id}"
+
+
+class Delivery(models.Model):
+    """One message to one channel; the rows are the outbox that workers and the sweep drain."""
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(max_length=32)
+    address = models.CharField(max_length=254, blank=True, help_text="Contact point when it was created.")
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
+    skip_reason = models.CharField(max_length=32, choices=SkipReason.choices, blank=True)
+    subject = models.CharField(max_length=255, blank=True)
+    body = models.TextField(blank=True, help_text="Rendered text (escaped HTML for Telegram).")
+    body_plain = models.TextField(blank=True, help_text="Rendered text without escaping (fallback).")
+    body_html = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Provider calls made.")
+    throttled_attempts = models.PositiveIntegerField(
+        default=0, help_text="Provider calls answered 429; they do not count against max_attempts."
+    )
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("id",)
+        verbose_name_plural = "deliveries"
+        indexes = [
+            # The claim and the outbox sweep look for due, unfinished deliveries.
+            models.Index(
+                fields=["status", "next_attempt_at"],
+                name="delivery_due",
+                condition=models.Q(status__in=["queued", "retrying", "sending"]),
+            ),
+            models.Index(fields=["channel", "status"], name="delivery_channel_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} delivery #{self.pk} ({self.status})"
+
+
+class AttemptOutcome(models.TextChoices):
+    SENT = "sent", "Sent"
+    TRANSIENT_ERROR = "transient_error", "Transient error"
+    PERMANENT_ERROR = "permanent_error", "Permanent error"
+    RATE_LIMITED = "rate_limited", "Rate limited by the provider"
+
+
+class DeliveryAttempt(models.Model):
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=16, choices=AttemptOutcome.choices)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_text = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ("started_at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.outcome} at {self.started_at:%H:%M:%S}"

@@ -1,0 +1,53 @@
+"""Rendering notification templates in a sandbox that sees only the context it is given."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.template import Context, Engine, TemplateSyntaxError
+
+# No loaders (nothing to include), no context processors (no settings, no request), no debug.
+_ENGINE = Engine(
+    debug=False,
+    loaders=[],
+    libraries={},
+    builtins=["apps.notifications.sandbox_tags"],
+    string_if_invalid="",
+    autoescape=True,
+)
+
+
+class TemplateError(ValueError):
+    """A template that does not compile in the sandbox (unknown or forbidden tag, bad syntax)."""
+
+
+def render_string(source: str, context: dict[str, Any], *, autoescape: bool) -> str:
+    try:
+        template = _ENGINE.from_string(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(str(exc)) from exc
+    return template.render(Context(context, autoescape=autoescape))
+
+
+def template_check(source: str) -> None:
+    """Raise TemplateError if the source would not render in the sandbox."""
+    render_string(source, {}, autoescape=True)
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    subject: str
+    body: str  # for Telegram: HTML-escaped, sent with parse_mode=HTML; for email: plain text
+    body_plain: str  # never escaped: the email text part, and Telegram's plain-text fallback
+    body_html: str  # email HTML alternative, autoescaped
+
+
+def render_message(
+    *, subject: str, body_text: str, body_html: str, context: dict[str, Any], escape_body: bool
+) -> RenderedMessage:
+    plain = render_string(body_text, context, autoescape=False).strip()
+    return RenderedMessage(
+        subject=" ".join(render_string(subject, context, autoescape=False).split()),
+        body=render_string(body_text, context, autoescape=True).strip() if escape_body else plain,
+        body_plain=plain,
+        body_html=render_string(body_html, context, autoescape=True) if body_html else "",
+    )

@@ -1,0 +1,48 @@
+"""Notification reads (the repository)."""
+
+from datetime import datetime
+
+from django.db.models import Prefetch, QuerySet
+from django.http import Http404
+
+from apps.notifications.models import Delivery, Notification
+from core.utils.ids import parse_id
+
+
+def notification_queryset() -> QuerySet[Notification]:
+    return Notification.objects.prefetch_related(
+        Prefetch("deliveries", queryset=Delivery.objects.order_by("id"))
+    )
+
+
+def notification_get(notification_id: object) -> Notification:
+    notification = notification_queryset().filter(pk=parse_id(notification_id) or 0).first()
+    if notification is None:
+        raise Http404("No notification with this id.")
+    return notification
+
+
+def notification_history(
+    *,
+    customer_id: int | None = None,
+    status: str | None = None,
+    channel: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> QuerySet[Notification]:
+    queryset = notification_queryset()
+    if customer_id is not None:
+        queryset = queryset.filter(customer_id=customer_id)
+    if status:
+        queryset = queryset.filter(status=status)
+    if channel:
+        queryset = queryset.filter(pk__in=Delivery.objects.filter(channel=channel).values("notification_id"))
+    if created_after:
+        queryset = queryset.filter(created_at__gte=created_after)
+    if created_before:
+        queryset = queryset.filter(created_at__lt=created_before)
+    return queryset
+
+
+def notifications_of_order(order_id: int) -> QuerySet[Notification]:
+    return notification_queryset().filter(order_id=order_id).order_by("created_at", "id")
