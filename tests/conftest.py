@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,9 +12,13 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from apps.api_gateway.services import api_key_create
+from apps.notifications.channels import channel_factory
 from apps.orders.events import OrderCreated, OrderStatusChanged
 from core.patterns.observer import event_bus
 from core.utils.net import port_open
+from tests.fakes.smtp import FakeSMTP
+from tests.fakes.telegram import FakeTelegram
+from tests.fakes.worker import CeleryWorker, provider_settings, seed_default_templates, worker_env
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -120,3 +125,57 @@ def error_of(response: Any) -> dict[str, Any]:
     assert isinstance(body["error"]["message"], str)
     assert body["error"]["message"]
     return dict(body["error"])
+
+
+# --- integration: fake providers and a real Celery worker ----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def fake_telegram() -> Iterator[FakeTelegram]:
+    server = FakeTelegram().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_smtp() -> Iterator[FakeSMTP]:
+    server = FakeSMTP().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(
+    django_db_setup: None, django_db_blocker: Any, fake_telegram: FakeTelegram, fake_smtp: FakeSMTP
+) -> Iterator[CeleryWorker]:
+    """One real `celery worker` for the session, on the test database, the broker and the fakes."""
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail("integration tests need PostgreSQL and Redis")
+        pytest.skip("integration tests need PostgreSQL and Redis")
+    worker = CeleryWorker(
+        env=worker_env(fake_telegram=fake_telegram, fake_smtp=fake_smtp), log_path=Path("var/test-worker.log")
+    )
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def integration(
+    transactional_db: None,
+    settings: Any,
+    celery_worker_process: CeleryWorker,
+    fake_telegram: FakeTelegram,
+    fake_smtp: FakeSMTP,
+) -> Iterator[CeleryWorker]:
+    """A committed-data test with the worker running and both channels pointed at the fakes."""
+    for name, value in provider_settings(fake_telegram=fake_telegram, fake_smtp=fake_smtp).items():
+        setattr(settings, name, value)
+    channel_factory.reset()
+    seed_default_templates()
+    fake_telegram.reset()
+    fake_smtp.reset()
+    celery_worker_process.ensure_running()
+    yield celery_worker_process
+    channel_factory.reset()

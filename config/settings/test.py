@@ -40,7 +40,10 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+# The broker gets its own Redis database: tests flush the cache's database between tests.
+CELERY_BROKER_URL = env(
+    "CELERY_BROKER_URL", default=REDIS_URL.rsplit("/", 1)[0] + "/14" if REDIS_URL else "memory://"
+)
 CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL)
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")
 API_THROTTLE_RATE = "100000/min"

@@ -1,6 +1,7 @@
 """Telegram Bot API channel: sendMessage over one keep-alive httpx client per worker process."""
 
 import logging
+import time
 from typing import Any
 
 import httpx
@@ -11,6 +12,8 @@ from apps.notifications.channels.base import Channel, OutgoingMessage, Permanent
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_LENGTH = 4096
+# Longest 429 wait honoured inside one attempt, for the later parts of a split message.
+MAX_INLINE_WAIT = 10.0
 
 
 def split_text(text: str, limit: int = MAX_MESSAGE_LENGTH) -> list[str]:
@@ -67,8 +70,12 @@ class TelegramChannel(Channel):
         ids = []
         plain_parts = split_text(message.body_plain)
         for index, part in enumerate(split_text(message.body)):
+            if index:
+                # Telegram allows about one message per second to a chat. Once the first part is out,
+                # waiting here is better than failing the attempt and sending that part twice.
+                time.sleep(settings.TELEGRAM_PER_CHAT_INTERVAL)
             try:
-                result = self._send_message(message.address, part, parse_mode="HTML")
+                result = self._send_part(message.address, part, first=index == 0)
             except PermanentError as exc:
                 if "can't parse entities" not in str(exc):
                     raise
@@ -78,6 +85,15 @@ class TelegramChannel(Channel):
                 result = self._send_message(message.address, fallback, parse_mode=None)
             ids.append(str(result["message_id"]))
         return ",".join(ids)
+
+    def _send_part(self, chat_id: str, text: str, *, first: bool) -> dict[str, Any]:
+        try:
+            return self._send_message(chat_id, text, parse_mode="HTML")
+        except TransientError as exc:
+            if first or exc.retry_after is None or exc.retry_after > MAX_INLINE_WAIT:
+                raise
+            time.sleep(exc.retry_after)
+            return self._send_message(chat_id, text, parse_mode="HTML")
 
     def _send_message(self, chat_id: str, text: str, *, parse_mode: str | None) -> dict[str, Any]:
         payload: dict[str, Any] = {

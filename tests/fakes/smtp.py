@@ -1,0 +1,97 @@
+"""A real SMTP server (aiosmtpd) on 127.0.0.1 that records messages and answers scripted 4xx/5xx."""
+
+import email
+import email.policy
+import socket
+import threading
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class Reply:
+    stage: str  # "RCPT" or "DATA"
+    reply: str  # e.g. "451 4.3.0 try later"
+    times: float
+    address: str | None = None
+
+
+class _Handler:
+    def __init__(self, fake: "FakeSMTP") -> None:
+        self.fake = fake
+
+    def _scripted(self, stage: str, address: str) -> str | None:
+        with self.fake.lock:
+            for rule in self.fake.replies:
+                if rule.stage == stage and rule.times > 0 and rule.address in (None, address):
+                    rule.times -= 1
+                    return rule.reply
+        return None
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        with self.fake.lock:
+            self.fake.rcpt_calls += 1
+        scripted = self._scripted("RCPT", address)
+        if scripted:
+            return scripted
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        scripted = self._scripted("DATA", envelope.rcpt_tos[0] if envelope.rcpt_tos else "")
+        if scripted:
+            return scripted
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.fake.lock:
+            self.fake.messages.append(message)
+            self.fake.connections.add(session.peer)
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class FakeSMTP:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.port = free_port()
+        self.reset()
+        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+
+    def start(self) -> "FakeSMTP":
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.messages: list[EmailMessage] = []
+            self.replies: list[Reply] = []
+            self.rcpt_calls = 0
+            self.connections: set[Any] = set()
+
+    def answer(self, stage: str, reply: str, *, times: float = 1, address: str | None = None) -> None:
+        with self.lock:
+            self.replies.append(Reply(stage, reply, times, address))
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self.lock:
+            return [m for m in self.messages if address in str(m["To"])]
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(("plain",))
+    return "" if part is None else str(part.get_content())
+
+
+def html_of(message: EmailMessage) -> str:
+    part = message.get_body(("html",))
+    return "" if part is None else str(part.get_content())

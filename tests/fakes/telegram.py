@@ -1,0 +1,245 @@
+"""A fake Telegram Bot API: a real HTTP server on 127.0.0.1 that speaks sendMessage like Telegram.
+
+It answers with Telegram's envelopes and error strings, records every accepted message, enforces
+the limits (30 messages per rolling second per bot, never two to one chat within a second) with 429
+and `retry_after`, validates HTML entities and the 4096-character limit, and can be scripted to
+fail: `fail(status, description, times=..., chat_id=..., parameters=...)` or `outage(...)`.
+"""
+
+import html
+import json
+import math
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlparse
+
+TOKEN = "123456:TEST-fake-bot-token"
+ALLOWED_TAGS = {
+    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "span", "tg-spoiler",
+    "blockquote", "tg-emoji",
+}  # fmt: skip
+ENTITY = re.compile(r"&(lt|gt|amp|quot|#[0-9]+|#x[0-9a-fA-F]+);")
+TAG = re.compile(r"</?([a-zA-Z-]+)(\s[^<>]*)?>")
+
+
+@dataclass
+class Rule:
+    status: int
+    description: str
+    times: float
+    chat_id: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+def entities_error(text: str) -> str | None:
+    """Telegram's complaint about HTML `text`, or None when it parses."""
+    position = 0
+    while True:
+        index = text.find("&", position)
+        if index == -1:
+            break
+        if not ENTITY.match(text, index):
+            return f"can't parse entities: unsupported start tag or entity at byte offset {index}"
+        position = index + 1
+    stack: list[str] = []
+    for match in re.finditer(r"<", text):
+        tag = TAG.match(text, match.start())
+        if tag is None or tag.group(1).lower() not in ALLOWED_TAGS:
+            return f"can't parse entities: unsupported start tag at byte offset {match.start()}"
+        name = tag.group(1).lower()
+        if tag.group(0).startswith("</"):
+            if not stack or stack.pop() != name:
+                return f"can't parse entities: unmatched end tag at byte offset {match.start()}"
+        else:
+            stack.append(name)
+    if stack:
+        return f"can't parse entities: can't find end tag corresponding to start tag {stack[-1]}"
+    return None
+
+
+class FakeTelegram:
+    def __init__(self, *, per_bot: int = 30, per_chat_interval: float = 1.0) -> None:
+        self.per_bot = per_bot
+        self.per_chat_interval = per_chat_interval
+        self._lock = threading.Lock()
+        self.reset()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # --- lifecycle and inspection ---
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> "FakeTelegram":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.messages: list[dict[str, Any]] = []
+            self.calls = 0
+            self.rate_limited = 0
+            self.rules: list[Rule] = []
+            self._recent: deque[float] = deque()
+            self._last_per_chat: dict[str, float] = {}
+            self._next_id = 1
+
+    def texts(self, chat_id: object | None = None) -> list[str]:
+        with self._lock:
+            return [m["text"] for m in self.messages if chat_id is None or m["chat_id"] == str(chat_id)]
+
+    # --- scripting ---
+    def fail(
+        self,
+        status: int,
+        description: str,
+        *,
+        times: float = 1,
+        chat_id: object | None = None,
+        parameters: dict[str, Any] | None = None,
+    ) -> None:
+        with self._lock:
+            self.rules.append(
+                Rule(status, description, times, None if chat_id is None else str(chat_id), parameters or {})
+            )
+
+    def clear_failures(self) -> None:
+        with self._lock:
+            self.rules = []
+
+    # --- the protocol ---
+    def handle(self, path: str, params: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        match = re.fullmatch(r"/bot([^/]+)/([A-Za-z]+)", path)
+        if match is None:
+            return 404, {"ok": False, "error_code": 404, "description": "Not Found"}, {}
+        token, method = match.groups()
+        with self._lock:
+            self.calls += 1
+            if token != TOKEN:
+                return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}, {}
+            if method.lower() == "getme":
+                return 200, {"ok": True, "result": {"id": 123456, "is_bot": True, "username": "fake_bot"}}, {}
+            if method.lower() != "sendmessage":
+                return 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}, {}
+            return self._send_message(params)
+
+    def _send_message(self, params: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        chat_id = str(params.get("chat_id", ""))
+        for rule in self.rules:
+            if rule.times > 0 and rule.chat_id in (None, chat_id):
+                rule.times -= 1
+                body: dict[str, Any] = {
+                    "ok": False,
+                    "error_code": rule.status,
+                    "description": rule.description,
+                }
+                if rule.parameters:
+                    body["parameters"] = rule.parameters
+                headers = (
+                    {"Retry-After": str(rule.parameters["retry_after"])}
+                    if "retry_after" in rule.parameters
+                    else {}
+                )
+                if rule.status == 429:
+                    self.rate_limited += 1
+                return rule.status, body, headers
+        text = str(params.get("text", ""))
+        if not chat_id:
+            return self._bad("Bad Request: chat_id is empty")
+        if params.get("parse_mode", "").upper() == "HTML":
+            problem = entities_error(text)
+            if problem:
+                return self._bad(f"Bad Request: {problem}")
+            visible = html.unescape(TAG.sub("", text))
+        else:
+            visible = text
+        if not visible.strip():
+            return self._bad("Bad Request: message text is empty")
+        if len(visible) > 4096:
+            return self._bad("Bad Request: message is too long")
+        now = time.monotonic()
+        while self._recent and now - self._recent[0] >= 1.0:
+            self._recent.popleft()
+        wait = 0.0
+        if len(self._recent) >= self.per_bot:
+            wait = 1.0 - (now - self._recent[0])
+        last = self._last_per_chat.get(chat_id)
+        if last is not None and now - last < self.per_chat_interval:
+            wait = max(wait, self.per_chat_interval - (now - last))
+        if wait > 0:
+            self.rate_limited += 1
+            retry_after = max(1, math.ceil(wait))
+            body = {
+                "ok": False,
+                "error_code": 429,
+                "description": f"Too Many Requests: retry after {retry_after}",
+                "parameters": {"retry_after": retry_after},
+            }
+            return 429, body, {"Retry-After": str(retry_after)}
+        self._recent.append(now)
+        self._last_per_chat[chat_id] = now
+        message_id = self._next_id
+        self._next_id += 1
+        self.messages.append(
+            {
+                "chat_id": chat_id,
+                "text": text,
+                "parse_mode": params.get("parse_mode"),
+                "message_id": message_id,
+            }
+        )
+        result = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": int(chat_id) if chat_id.lstrip("-").isdigit() else 0, "type": "private"},
+            "from": {"id": 123456, "is_bot": True, "first_name": "Fake", "username": "fake_bot"},
+            "text": visible,
+        }
+        return 200, {"ok": True, "result": result}, {}
+
+    @staticmethod
+    def _bad(description: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+        return 400, {"ok": False, "error_code": 400, "description": description}, {}
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, like the real API
+
+            def _respond(self, params: dict[str, Any]) -> None:
+                status, body, headers = fake.handle(urlparse(self.path).path, params)
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_GET(self) -> None:
+                self._respond(dict(parse_qsl(urlparse(self.path).query)))
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                kind = self.headers.get("Content-Type", "")
+                params = json.loads(raw or b"{}") if "json" in kind else dict(parse_qsl(raw.decode()))
+                params.update(dict(parse_qsl(urlparse(self.path).query)))
+                self._respond(params)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # the request line carries the token; keep it out of test output
+
+        return Handler
