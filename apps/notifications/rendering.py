@@ -5,8 +5,15 @@ from typing import Any
 
 from django.template import Context, Engine, TemplateSyntaxError
 
+
+class _SandboxEngine(Engine):
+    # Engine always prepends its default builtins (all of Django's tags, {% debug %} included);
+    # the sandbox has only the library it is given.
+    default_builtins: list[str] = []
+
+
 # No loaders (nothing to include), no context processors (no settings, no request), no debug.
-_ENGINE = Engine(
+_ENGINE = _SandboxEngine(
     debug=False,
     loaders=[],
     libraries={},

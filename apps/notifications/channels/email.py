@@ -28,7 +28,7 @@ def classify_smtp_error(exc: Exception) -> ChannelError:
         code = next(iter(exc.recipients.values()))[0] if exc.recipients else None
     elif isinstance(exc, smtplib.SMTPResponseException):
         code = exc.smtp_code
-    if code is None or isinstance(exc, smtplib.SMTPServerDisconnected | OSError):
+    if code is None or isinstance(exc, smtplib.SMTPServerDisconnected):
         return TransientError(f"SMTP connection problem: {exc}", code="smtp_connection")
     text = str(exc)
     if 400 <= code < 500:
