@@ -1,0 +1,70 @@
+"""The admin pages render for staff, with inlines, the template preview and the retry action."""
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from apps.notifications.models import Delivery, NotificationTemplate
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff() -> Client:
+    client = Client()
+    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "pw"))
+    return client
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/customers/customer/",
+        "/admin/orders/order/",
+        "/admin/notifications/notification/",
+        "/admin/notifications/delivery/",
+        "/admin/notifications/notificationtemplate/",
+        "/admin/api_gateway/apikey/",
+        "/admin/orders/order/?status__exact=pending&q=ORD",
+        "/admin/notifications/notification/?status__exact=queued&deliveries__channel=email",
+    ],
+)
+def test_changelists_render(staff: Client, make_order: Any, url: str) -> None:
+    make_order()
+    assert staff.get(url).status_code == 200
+
+
+def test_order_page_shows_items_and_history(staff: Client, api: Any, make_order: Any) -> None:
+    order = make_order()
+    api.put(f"/api/v1/orders/{order['id']}/status/", {"status": "confirmed", "note": "paid"}, format="json")
+
+    page = staff.get(f"/admin/orders/order/{order['id']}/change/").content.decode()
+
+    assert "MUG" in page
+    assert "paid" in page
+
+
+def test_template_preview_escapes_the_sample_name(staff: Client) -> None:
+    template = NotificationTemplate.objects.get(key="order_shipped", channel="email", language="en")
+
+    page = staff.get(f"/admin/notifications/notificationtemplate/{template.pk}/change/").content.decode()
+
+    assert "Order ORD-000042 is on its way" in page
+    assert "Ada &amp;lt;Lovelace&amp;gt;" in page or "Ada &lt;Lovelace&gt;" in page
+
+
+def test_retry_action_requeues_failed_deliveries(staff: Client, make_order: Any) -> None:
+    make_order()
+    delivery = Delivery.objects.get(channel="email")
+    Delivery.objects.filter(pk=delivery.pk).update(status="failed", attempts=8, last_error="smtp_550: no")
+
+    staff.post(
+        "/admin/notifications/delivery/",
+        {"action": "retry_failed", "_selected_action": [delivery.pk]},
+    )
+
+    delivery.refresh_from_db()
+    assert delivery.status == "queued"
+    assert delivery.attempts == 0
