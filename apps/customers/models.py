@@ -35,6 +35,9 @@ class Customer(models.Model):
     language = models.CharField(max_length=8, default="en")
     channels = models.JSONField(default=list, blank=True)
     external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    # Channels whose contact point the provider refused for good (e.g. the bot was blocked);
+    # cleared when that contact point changes.
+    unreachable_channels = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

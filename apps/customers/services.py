@@ -5,7 +5,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from apps.customers.models import Customer
+from apps.customers.models import CHANNEL_CONTACT_FIELDS, Customer
 
 EDITABLE_FIELDS = ("name", "email", "phone", "telegram_chat_id", "language", "channels", "external_id")
 
@@ -29,6 +29,20 @@ def customer_create(**fields: Any) -> Customer:
     return _save_validated(customer)
 
 
+def customer_mark_unreachable(*, customer_id: int, channel: str) -> None:
+    """The provider refused this contact point for good: later notifications skip the channel."""
+    customer = Customer.objects.select_for_update().get(pk=customer_id)
+    if channel not in customer.unreachable_channels:
+        customer.unreachable_channels = [*customer.unreachable_channels, channel]
+        customer.save(update_fields=["unreachable_channels", "updated_at"])
+
+
+def customer_change_contact(*, customer_id: int, channel: str, old: str, new: str) -> None:
+    """The provider moved the contact (a Telegram group upgraded to a supergroup)."""
+    field = CHANNEL_CONTACT_FIELDS[channel]
+    Customer.objects.filter(pk=customer_id, **{field: old}).update(**{field: new})
+
+
 @transaction.atomic
 def customer_update(*, customer: Customer, data: dict[str, Any], partial: bool) -> Customer:
     """PUT replaces every editable field (absent ones return to defaults); PATCH changes only those given."""
@@ -37,9 +51,13 @@ def customer_update(*, customer: Customer, data: dict[str, Any], partial: bool) 
         defaults = Customer()
         for field in EDITABLE_FIELDS:
             setattr(customer, field, getattr(defaults, field))
+    before = {channel: customer.contact_for(channel) for channel in customer.unreachable_channels}
     for field, value in data.items():
         if field in EDITABLE_FIELDS:
             setattr(customer, field, value)
+    customer.unreachable_channels = [
+        c for c in customer.unreachable_channels if customer.contact_for(c) == before[c]
+    ]
     if not partial and data.get("channels") is None:
         customer.channels = customer.default_channels()
     return _save_validated(customer)

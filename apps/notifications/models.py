@@ -46,6 +46,10 @@ class SkipReason(models.TextChoices):
     NO_CONTACT = "no contact point", "No contact point"
     OPTED_OUT = "opted out", "Opted out"
     DUPLICATE = "duplicate", "Duplicate"
+    SUPERSEDED = "superseded", "Superseded by a newer status of the order"
+    RATE_LIMITED = "rate_limited", "Customer's hourly cap reached"
+    UNREACHABLE = "contact unreachable", "Contact unreachable (e.g. bot blocked)"
+    CIRCUIT_OPEN = "circuit open", "Channel circuit open (failover)"
 
 
 class NotificationTemplate(models.Model):
@@ -121,12 +125,14 @@ class Delivery(models.Model):
     body = models.TextField(blank=True, help_text="Rendered text (escaped HTML for Telegram).")
     body_plain = models.TextField(blank=True, help_text="Rendered text without escaping (fallback).")
     body_html = models.TextField(blank=True)
+    content_hash = models.CharField(max_length=64, blank=True, help_text="Hash of the rendered message.")
     attempts = models.PositiveIntegerField(default=0, help_text="Provider calls made.")
     throttled_attempts = models.PositiveIntegerField(
         default=0, help_text="Provider calls answered 429; they do not count against max_attempts."
     )
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="Last hand-over to the broker.")
     provider_message_id = models.CharField(max_length=255, blank=True)
     last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -144,6 +150,7 @@ class Delivery(models.Model):
                 condition=models.Q(status__in=["queued", "retrying", "sending"]),
             ),
             models.Index(fields=["channel", "status"], name="delivery_channel_status"),
+            models.Index(fields=["content_hash", "created_at"], name="delivery_dedup"),
         ]
 
     def __str__(self) -> str:

@@ -11,12 +11,14 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.customers.models import Customer
+from apps.customers.services import customer_change_contact, customer_mark_unreachable
 from apps.notifications.channels import ChannelError, OutgoingMessage, channel_factory
+from apps.notifications.circuits import breaker_for
 from apps.notifications.models import (
     AttemptOutcome,
     Delivery,
@@ -29,6 +31,7 @@ from apps.notifications.models import (
 )
 from apps.notifications.rendering import RenderedMessage, render_message
 from apps.notifications.strategies import STRATEGIES, ChannelPlan, candidate_channels
+from core.patterns.rate_limit import RateLimitUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -94,36 +97,92 @@ def delivery_render(
 # --- creating --------------------------------------------------------------------------------
 
 
-def _delivery_build(notification: Notification, customer: Customer, plan: ChannelPlan) -> Delivery:
+def content_hash(channel: str, rendered: RenderedMessage) -> str:
+    return hashlib.sha256("\x1f".join([channel, rendered.subject, rendered.body]).encode()).hexdigest()
+
+
+def _is_duplicate(customer: Customer, channel: str, digest: str) -> bool:
+    """The same text went (or is going) to this customer on this channel within the dedup window."""
+    since = timezone.now() - timedelta(seconds=settings.NOTIFICATION_DEDUP_WINDOW)
+    return (
+        Delivery.objects.filter(
+            content_hash=digest,
+            created_at__gte=since,
+            channel=channel,
+            notification__customer=customer,
+        )
+        .exclude(status__in=[DeliveryStatus.SKIPPED, DeliveryStatus.FAILED])
+        .exists()
+    )
+
+
+def _delivery_build(
+    notification: Notification, customer: Customer, plan: ChannelPlan, capped: bool
+) -> Delivery:
     delivery = Delivery(notification=notification, channel=plan.channel, address=plan.address)
+    reason = plan.skip_reason or (SkipReason.RATE_LIMITED if capped else "")
     rendered = (
         None
-        if plan.skip_reason
+        if reason
         else delivery_render(notification=notification, customer=customer, channel=plan.channel)
     )
-    if plan.skip_reason or rendered is None:
+    if rendered is None and not reason:
+        reason, delivery.last_error = SkipReason.NOT_CONFIGURED, "No template for this channel."
+    if rendered is not None:
+        delivery.content_hash = content_hash(plan.channel, rendered)
+        if _is_duplicate(customer, plan.channel, delivery.content_hash):
+            reason = SkipReason.DUPLICATE
+    if reason or rendered is None:
         delivery.status = DeliveryStatus.SKIPPED
-        delivery.skip_reason = plan.skip_reason or SkipReason.NOT_CONFIGURED
-        if rendered is None and not plan.skip_reason:
-            delivery.last_error = "No template for this channel."
+        delivery.skip_reason = reason
         return delivery
     delivery.subject = rendered.subject[:255]
     delivery.body = rendered.body
     delivery.body_plain = rendered.body_plain
     delivery.body_html = rendered.body_html
     delivery.next_attempt_at = timezone.now()
+    delivery.enqueued_at = delivery.next_attempt_at  # cleared again if the hand-over fails
     return delivery
+
+
+def _over_hourly_cap(notification: Notification, customer: Customer) -> bool:
+    """API sends beyond the customer's hourly cap are skipped; order events never are."""
+    if notification.event != Event.CUSTOM:
+        return False
+    since = timezone.now() - timedelta(hours=1)
+    recent = Notification.objects.filter(customer=customer, event=Event.CUSTOM, created_at__gte=since)
+    return recent.count() > settings.NOTIFICATION_CUSTOMER_HOURLY_CAP
 
 
 def deliveries_create(*, notification: Notification, customer: Customer, start: int = 0) -> list[Delivery]:
     """Create the deliveries the notification's strategy wants now; enqueue them on commit."""
     strategy = STRATEGIES[notification.strategy]
     plans = strategy.plan(customer, notification.channels, start)
-    deliveries = Delivery.objects.bulk_create([_delivery_build(notification, customer, p) for p in plans])
+    capped = start == 0 and _over_hourly_cap(notification, customer)
+    deliveries = Delivery.objects.bulk_create(
+        [_delivery_build(notification, customer, p, capped) for p in plans]
+    )
     queued = [d for d in deliveries if d.status == DeliveryStatus.QUEUED]
     if queued:
-        transaction.on_commit(lambda: deliveries_enqueue(queued))
+        priority = notification.priority
+        transaction.on_commit(lambda: deliveries_enqueue(queued, priority=priority))
     return deliveries
+
+
+def _supersede_older_status_notifications(*, order_id: int) -> None:
+    """A status notification still waiting when a newer status arrives would tell the customer
+    something no longer true ("shipped" after "cancelled"): skip it."""
+    stale = Delivery.objects.filter(
+        notification__order_id=order_id,
+        notification__event=Event.ORDER_STATUS_CHANGED,
+        status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRYING],
+    )
+    notification_ids = set(stale.values_list("notification_id", flat=True))
+    if not notification_ids:
+        return
+    stale.update(status=DeliveryStatus.SKIPPED, skip_reason=SkipReason.SUPERSEDED, updated_at=timezone.now())
+    for notification_id in notification_ids:
+        notification_refresh_status(Notification(pk=notification_id))
 
 
 @transaction.atomic
@@ -222,6 +281,8 @@ def notification_for_order(
     if Notification.objects.filter(dedup_key=dedup_key).exists():
         return None
     customer = Customer.objects.get(pk=customer_id)
+    if event == Event.ORDER_STATUS_CHANGED:
+        _supersede_older_status_notifications(order_id=order_id)
     try:
         with transaction.atomic():
             return notification_create(
@@ -230,6 +291,7 @@ def notification_for_order(
                 source=MessageSource(template_key=template_key),
                 context=context,
                 strategy="all",
+                priority="high",
                 dedup_key=dedup_key,
                 order_id=order_id,
             )
@@ -251,22 +313,33 @@ def notification_refresh_status(notification: Notification) -> None:
 
 # --- enqueueing and sending ------------------------------------------------------------------
 
+# Redis priority steps: lower is sooner. Order-status notifications go before bulk sends.
+TASK_PRIORITY = {"high": 0, "normal": 6}
 
-def deliveries_enqueue(deliveries: list[Delivery], countdown: float = 0) -> None:
+
+def deliveries_enqueue(deliveries: list[Delivery], *, countdown: float = 0, priority: str = "normal") -> None:
     """Hand deliveries to the broker. Failure is logged, not raised: the rows are committed, and the
     outbox sweep sends them once the broker is back."""
     from apps.notifications.tasks import deliver as deliver_task
 
+    failed = []
     for delivery in deliveries:
         try:
             deliver_task.apply_async(
                 args=[delivery.pk],
                 queue=f"notifications.{delivery.channel}",
                 countdown=countdown,
+                priority=TASK_PRIORITY.get(priority, 6),
                 retry=False,
             )
         except Exception:  # kombu/redis raise many kinds; any of them means "not enqueued now"
-            logger.warning("Could not enqueue delivery %s; the sweep will retry", delivery.pk, exc_info=True)
+            failed.append(delivery.pk)
+    if failed:
+        logger.warning("Could not enqueue %d deliveries (broker down?); the outbox sweep will", len(failed))
+        try:
+            Delivery.objects.filter(pk__in=failed).update(enqueued_at=None)
+        except DatabaseError:
+            logger.warning("Could not mark deliveries for the sweep", exc_info=True)
 
 
 def delivery_claim(delivery_id: int) -> bool:
@@ -275,9 +348,21 @@ def delivery_claim(delivery_id: int) -> bool:
     claimed = (
         Delivery.objects.filter(pk=delivery_id, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRYING])
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .update(status=DeliveryStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now)
+        .update(status=DeliveryStatus.SENDING, claimed_at=now, updated_at=now)
     )
     return claimed == 1
+
+
+def _delivery_release(delivery: Delivery, wait: float, reason: str) -> None:
+    """Give a claimed delivery back, due again in `wait` seconds; no provider call, so no attempt."""
+    now = timezone.now()
+    status = DeliveryStatus.RETRYING if delivery.attempts else DeliveryStatus.QUEUED
+    due = now + timedelta(seconds=wait)
+    Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
+        status=status, next_attempt_at=due, claimed_at=None, enqueued_at=now, updated_at=now
+    )
+    logger.info("Delivery %s waits %.2f s: %s", delivery.pk, wait, reason)
+    deliveries_enqueue([delivery], countdown=wait, priority=delivery.notification.priority)
 
 
 def backoff_delay(attempt: int) -> float:
@@ -288,14 +373,71 @@ def backoff_delay(attempt: int) -> float:
     return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
 
 
+def _earlier_pending_of_order(delivery: Delivery) -> float:
+    """Seconds to wait for an earlier message of the same order on this channel (0: none pending),
+    so one order's messages reach the customer in the order its events happened."""
+    order_id = delivery.notification.order_id
+    if order_id is None:
+        return 0.0
+    earlier = list(
+        Delivery.objects.filter(
+            notification__order_id=order_id,
+            channel=delivery.channel,
+            pk__lt=delivery.pk,
+            status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRYING, DeliveryStatus.SENDING],
+        ).values_list("next_attempt_at", flat=True)[:1]
+    )
+    if not earlier:
+        return 0.0
+    due_in = (earlier[0] - timezone.now()).total_seconds() if earlier[0] else 0.0
+    return max(1.0, due_in)
+
+
+def _wait_for_rate_limit(channel: Any, address: str) -> float:
+    """Take a rate-limit slot, sleeping through short waits; returns a longer wait, or 0 when taken."""
+    deadline = time.monotonic() + MAX_INLINE_RATE_WAIT
+    while True:
+        try:
+            wait = channel.reserve(address)
+        except RateLimitUnavailable:
+            # Without the shared limiter we cannot know the provider's budget: wait, do not guess.
+            logger.warning("Rate limiter unavailable (Redis down); delivery waits")
+            return RATE_LIMIT_UNAVAILABLE_WAIT
+        if wait <= 0:
+            return 0.0
+        if time.monotonic() + wait > deadline:
+            return wait
+        time.sleep(wait)
+
+
+# A worker sleeps through rate-limit waits up to this long; longer ones go back to the broker.
+MAX_INLINE_RATE_WAIT = 2.0
+RATE_LIMIT_UNAVAILABLE_WAIT = 5.0
+
+
 def delivery_send(*, delivery_id: int) -> None:
-    """Claim, send outside any transaction, then record the attempt and the outcome."""
+    """Claim; wait for order, rate limit and circuit; send outside any transaction; record."""
     if not delivery_claim(delivery_id):
         return  # another worker has it, it is finished, or it is not due yet
     delivery = Delivery.objects.select_related("notification__customer").get(pk=delivery_id)
+    notification = delivery.notification
     channel = channel_factory.get(delivery.channel)
     if not channel.is_configured():
         _delivery_finish_skipped(delivery, SkipReason.NOT_CONFIGURED)
+        return
+    if wait := _earlier_pending_of_order(delivery):
+        _delivery_release(delivery, wait, "an earlier message of the order is pending")
+        return
+    if wait := _wait_for_rate_limit(channel, delivery.address):
+        _delivery_release(delivery, wait, "rate limit")
+        return
+    breaker = breaker_for(delivery.channel)
+    decision = breaker.before_call()
+    if not decision.allowed:
+        if notification.strategy == "failover" and decision.state == "open":
+            _delivery_finish_skipped(delivery, SkipReason.CIRCUIT_OPEN)
+        else:
+            _delivery_release(delivery, decision.retry_in, f"circuit {decision.state}")
         return
     message = OutgoingMessage(
         address=delivery.address,
@@ -312,6 +454,10 @@ def delivery_send(*, delivery_id: int) -> None:
     except ChannelError as exc:
         error = exc
     duration_ms = int((time.perf_counter() - started) * 1000)
+    if error is not None and error.transient and error.retry_after is None:
+        breaker.record_failure()
+    elif error is None or not error.transient:
+        breaker.record_success()  # the provider answered, even if it refused this message
     _delivery_record(
         delivery, started_at=started_at, duration_ms=duration_ms, provider_id=provider_id, error=error
     )
@@ -322,6 +468,7 @@ def _delivery_record(
     delivery: Delivery, *, started_at: Any, duration_ms: int, provider_id: str, error: ChannelError | None
 ) -> None:
     now = timezone.now()
+    delivery.attempts += 1
     attempt = DeliveryAttempt(delivery=delivery, started_at=started_at, duration_ms=duration_ms)
     retry_in: float | None = None
     if error is None:
@@ -337,25 +484,47 @@ def _delivery_record(
         if rate_limited:
             delivery.throttled_attempts += 1
         spent = delivery.attempts - delivery.throttled_attempts
-        if error.transient and spent < settings.NOTIFICATION_MAX_ATTEMPTS:
+        if error.params.get("migrate_to"):
+            # The chat moved (group -> supergroup): follow it at once, on the new id.
+            customer_change_contact(
+                customer_id=delivery.notification.customer_id,
+                channel=delivery.channel,
+                old=delivery.address,
+                new=error.params["migrate_to"],
+            )
+            delivery.address = error.params["migrate_to"]
+            delivery.throttled_attempts += 1  # not the customer's fault: no attempt spent
+            attempt.outcome, retry_in = AttemptOutcome.PERMANENT_ERROR, 0.0
+        elif error.transient and spent < settings.NOTIFICATION_MAX_ATTEMPTS:
             attempt.outcome = AttemptOutcome.RATE_LIMITED if rate_limited else AttemptOutcome.TRANSIENT_ERROR
             retry_in = error.retry_after if rate_limited else backoff_delay(spent)
-            delivery.status = DeliveryStatus.RETRYING
-            delivery.next_attempt_at = now + timedelta(seconds=retry_in or 0)
         else:
             attempt.outcome = (
                 AttemptOutcome.TRANSIENT_ERROR if error.transient else AttemptOutcome.PERMANENT_ERROR
             )
             delivery.status = DeliveryStatus.FAILED
+            if error.params.get("unreachable"):
+                customer_mark_unreachable(
+                    customer_id=delivery.notification.customer_id, channel=delivery.channel
+                )
+        if retry_in is not None:
+            delivery.status = DeliveryStatus.RETRYING
+            delivery.next_attempt_at = now + timedelta(seconds=retry_in)
+            delivery.enqueued_at = now
+    delivery.claimed_at = None
     attempt.save()
     delivery.save(
         update_fields=[
             "status",
+            "address",
+            "attempts",
             "provider_message_id",
             "sent_at",
             "last_error",
             "throttled_attempts",
             "next_attempt_at",
+            "claimed_at",
+            "enqueued_at",
             "updated_at",
         ]
     )
@@ -363,7 +532,8 @@ def _delivery_record(
     if delivery.status == DeliveryStatus.FAILED:
         _failover(delivery)
     if retry_in is not None:
-        transaction.on_commit(lambda: deliveries_enqueue([delivery], countdown=retry_in or 0))
+        delay, priority = retry_in, notification.priority
+        transaction.on_commit(lambda: deliveries_enqueue([delivery], countdown=delay, priority=priority))
     notification_refresh_status(notification)
 
 
@@ -378,14 +548,45 @@ def _failover(delivery: Delivery) -> None:
 @transaction.atomic
 def _delivery_finish_skipped(delivery: Delivery, reason: str) -> None:
     Delivery.objects.filter(pk=delivery.pk).update(
-        status=DeliveryStatus.SKIPPED,
-        skip_reason=reason,
-        attempts=F("attempts") - 1,
-        updated_at=timezone.now(),
+        status=DeliveryStatus.SKIPPED, skip_reason=reason, claimed_at=None, updated_at=timezone.now()
     )
     delivery.status = DeliveryStatus.SKIPPED
     _failover(delivery)
     notification_refresh_status(delivery.notification)
+
+
+def outbox_sweep() -> dict[str, int]:
+    """Recover what the happy path dropped: deliveries stuck in `sending` (their worker died) and due
+    deliveries the broker never got or lost. Safe beside running workers: it only re-enqueues, and
+    the conditional claim still lets one worker send each delivery."""
+    now = timezone.now()
+    reclaimed = Delivery.objects.filter(
+        status=DeliveryStatus.SENDING,
+        claimed_at__lt=now - timedelta(seconds=settings.NOTIFICATION_SENDING_TIMEOUT),
+    ).update(
+        status=DeliveryStatus.RETRYING, claimed_at=None, next_attempt_at=now, enqueued_at=None, updated_at=now
+    )
+    stale = now - timedelta(seconds=settings.NOTIFICATION_REENQUEUE_AFTER)
+    due = list(
+        Delivery.objects.filter(
+            status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRYING], next_attempt_at__lte=now
+        )
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale, next_attempt_at__lt=stale))
+        .select_related("notification")
+        .order_by("next_attempt_at")[:SWEEP_BATCH]
+    )
+    if due:
+        Delivery.objects.filter(pk__in=[d.pk for d in due]).update(enqueued_at=now)
+        for priority in ("high", "normal"):
+            batch = [d for d in due if d.notification.priority == priority]
+            if batch:
+                deliveries_enqueue(batch, priority=priority)
+    if reclaimed or due:
+        logger.warning("Outbox sweep: %d stuck deliveries reclaimed, %d re-enqueued", reclaimed, len(due))
+    return {"reclaimed": reclaimed, "enqueued": len(due)}
+
+
+SWEEP_BATCH = 5000
 
 
 @transaction.atomic

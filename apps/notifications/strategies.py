@@ -30,6 +30,8 @@ def channel_plan(customer: Customer, channel: str) -> ChannelPlan:
         return ChannelPlan(channel, "", SkipReason.NO_CONTACT)
     if channel not in customer.channels:
         return ChannelPlan(channel, address, SkipReason.OPTED_OUT)
+    if channel in customer.unreachable_channels:
+        return ChannelPlan(channel, address, SkipReason.UNREACHABLE)
     if channel not in channel_factory.names() or not channel_factory.get(channel).is_configured():
         return ChannelPlan(channel, address, SkipReason.NOT_CONFIGURED)
     return ChannelPlan(channel, address)

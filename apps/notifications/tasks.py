@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from apps.notifications.services import delivery_send
+from apps.notifications.services import outbox_sweep as sweep
 
 
 @shared_task(
@@ -10,3 +11,8 @@ from apps.notifications.services import delivery_send
 )
 def deliver(delivery_id: int) -> None:
     delivery_send(delivery_id=delivery_id)
+
+
+@shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
+def outbox_sweep() -> dict[str, int]:
+    return sweep()

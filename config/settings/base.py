@@ -133,13 +133,24 @@ CELERY_TIMEZONE = "UTC"
 # countdown (NOTIFICATION_BACKOFF_CAP) or a delayed retry would be delivered twice.
 def broker_transport_options(url: str) -> dict[str, object]:
     if url.startswith(("redis://", "rediss://")):
-        return {"visibility_timeout": 3600, "socket_connect_timeout": 1, "socket_timeout": 5}
+        # priority_steps: order-status notifications (priority 0) are taken before bulk ones (6).
+        return {
+            "visibility_timeout": 3600,
+            "socket_connect_timeout": 1,
+            "socket_timeout": 5,
+            "priority_steps": [0, 3, 6, 9],
+            "queue_order_strategy": "priority",
+        }
     return {}
 
 
 CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "worker-heartbeat": {"task": "apps.api_gateway.tasks.worker_heartbeat", "schedule": 15.0},
+    "outbox-sweep": {
+        "task": "apps.notifications.tasks.outbox_sweep",
+        "schedule": env.float("NOTIFICATION_SWEEP_INTERVAL", default=15.0),
+    },
 }
 
 # --- REST API ---
@@ -192,11 +203,29 @@ NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=8)
 # Retry n waits uniform(0, min(CAP, BASE * 2^(n-1))) seconds (exponential backoff, full jitter).
 NOTIFICATION_BACKOFF_BASE = env.float("NOTIFICATION_BACKOFF_BASE", default=2.0)
 NOTIFICATION_BACKOFF_CAP = env.float("NOTIFICATION_BACKOFF_CAP", default=600.0)
+# Outbox sweep: how often it runs, when a `sending` delivery counts as abandoned (a worker died), and
+# how long a due delivery may sit in the broker before it is handed over again.
+NOTIFICATION_SWEEP_INTERVAL = env.float("NOTIFICATION_SWEEP_INTERVAL", default=15.0)
+NOTIFICATION_SENDING_TIMEOUT = env.float("NOTIFICATION_SENDING_TIMEOUT", default=120.0)
+NOTIFICATION_REENQUEUE_AFTER = env.float("NOTIFICATION_REENQUEUE_AFTER", default=60.0)
+# An identical message (customer, channel, rendered text) within this many seconds is skipped.
+NOTIFICATION_DEDUP_WINDOW = env.float("NOTIFICATION_DEDUP_WINDOW", default=600.0)
+# API sends per customer per hour beyond which deliveries are skipped (rate_limited); order events
+# are never capped.
+NOTIFICATION_CUSTOMER_HOURLY_CAP = env.int("NOTIFICATION_CUSTOMER_HOURLY_CAP", default=30)
+# Circuit breaker per channel: opens after this many consecutive transient failures, probes after.
+CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=5)
+CIRCUIT_RESET_TIMEOUT = env.float("CIRCUIT_RESET_TIMEOUT", default=30.0)
 
 TELEGRAM_BOT_TOKEN = env("TELEGRAM_BOT_TOKEN", default="")
 TELEGRAM_API_BASE_URL = env("TELEGRAM_API_BASE_URL", default="https://api.telegram.org")
 TELEGRAM_WEBHOOK_SECRET = env("TELEGRAM_WEBHOOK_SECRET", default="")
-# Seconds between two messages to one chat (Telegram: about one per second).
+# Outbound Telegram limits, shared by all workers through Redis: at most TELEGRAM_RATE_PER_BOT
+# messages in any TELEGRAM_RATE_WINDOW seconds, and one message per chat every
+# TELEGRAM_PER_CHAT_INTERVAL seconds. The window is a little over 1 s so that network jitter between
+# us and Telegram cannot make two sends land inside Telegram's own 1 s window.
+TELEGRAM_RATE_PER_BOT = env.int("TELEGRAM_RATE_PER_BOT", default=30)
+TELEGRAM_RATE_WINDOW = env.float("TELEGRAM_RATE_WINDOW", default=1.05)
 TELEGRAM_PER_CHAT_INTERVAL = env.float("TELEGRAM_PER_CHAT_INTERVAL", default=1.0)
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")

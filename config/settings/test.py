@@ -8,7 +8,7 @@ import os
 from core.utils.net import port_open
 
 from .base import *  # noqa: F403
-from .base import DATABASES, broker_transport_options, env
+from .base import DATABASES, LOGGING, broker_transport_options, env
 
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production"
@@ -47,3 +47,4 @@ CELERY_BROKER_URL = env(
 CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL)
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")
 API_THROTTLE_RATE = "100000/min"
+LOGGING["loggers"]["mail.log"] = {"level": "WARNING"}  # aiosmtpd's per-command chatter

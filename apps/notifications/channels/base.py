@@ -15,7 +15,11 @@ class OutgoingMessage:
 
 
 class ChannelError(Exception):
-    """A failed send. `code` is stable and short (e.g. `smtp_451`, `telegram_403`)."""
+    """A failed send. `code` is stable and short (e.g. `smtp_451`, `telegram_403`).
+
+    `params` may carry `unreachable=True` (the contact refused us for good) or `migrate_to` (the
+    provider moved the contact to a new address).
+    """
 
     transient: ClassVar[bool]
 
@@ -55,6 +59,13 @@ class Channel:
 
     def send(self, message: OutgoingMessage) -> str:
         raise NotImplementedError
+
+    def reserve(self, address: str) -> float:
+        """Take a slot under the provider's rate limits: 0, or the seconds to wait first.
+
+        May raise core.patterns.rate_limit.RateLimitUnavailable when the shared store is down.
+        """
+        return 0.0
 
     def close(self) -> None:
         """Release connections; the next send opens new ones."""

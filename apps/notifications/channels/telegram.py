@@ -8,6 +8,7 @@ import httpx
 from django.conf import settings
 
 from apps.notifications.channels.base import Channel, OutgoingMessage, PermanentError, TransientError
+from core.patterns.rate_limit import Limit, acquire
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,17 @@ class TelegramChannel(Channel):
             )
         return self._client
 
+    def reserve(self, address: str) -> float:
+        window = settings.TELEGRAM_RATE_WINDOW
+        return acquire(
+            [
+                Limit("ratelimit:telegram:bot", settings.TELEGRAM_RATE_PER_BOT, window),
+                Limit(
+                    f"ratelimit:telegram:chat:{address}", 1, settings.TELEGRAM_PER_CHAT_INTERVAL + window - 1
+                ),
+            ]
+        )
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
@@ -71,9 +83,10 @@ class TelegramChannel(Channel):
         plain_parts = split_text(message.body_plain)
         for index, part in enumerate(split_text(message.body)):
             if index:
-                # Telegram allows about one message per second to a chat. Once the first part is out,
-                # waiting here is better than failing the attempt and sending that part twice.
-                time.sleep(settings.TELEGRAM_PER_CHAT_INTERVAL)
+                # Once the first part is out, waiting for the rate limits here is better than failing
+                # the attempt and sending that part twice.
+                while (wait := self.reserve(message.address)) > 0:
+                    time.sleep(wait)
             try:
                 result = self._send_part(message.address, part, first=index == 0)
             except PermanentError as exc:
@@ -130,4 +143,8 @@ class TelegramChannel(Channel):
             raise TransientError(description, code=code, retry_after=retry_after, params=params)
         if status >= 500:
             raise TransientError(description, code=code, params=params)
+        if params.get("migrate_to_chat_id"):
+            params["migrate_to"] = str(params["migrate_to_chat_id"])
+        if status == 403:
+            params["unreachable"] = True  # blocked by the user, or the user is deactivated
         raise PermanentError(description, code=code, params=params)
