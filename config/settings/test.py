@@ -47,4 +47,4 @@ CELERY_BROKER_URL = env(
 CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL)
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")
 API_THROTTLE_RATE = "100000/min"
-LOGGING["loggers"]["mail.log"] = {"level": "WARNING"}  # aiosmtpd's per-command chatter
+LOGGING["loggers"]["mail.log"] = {"level": "WARNING"}  # type: ignore[index]  # aiosmtpd chatter
