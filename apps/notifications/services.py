@@ -428,9 +428,6 @@ def delivery_send(*, delivery_id: int) -> None:
     if wait := _earlier_pending_of_order(delivery):
         _delivery_release(delivery, wait, "an earlier message of the order is pending")
         return
-    if wait := _wait_for_rate_limit(channel, delivery.address):
-        _delivery_release(delivery, wait, "rate limit")
-        return
     breaker = breaker_for(delivery.channel)
     decision = breaker.before_call()
     if not decision.allowed:
@@ -438,6 +435,13 @@ def delivery_send(*, delivery_id: int) -> None:
             _delivery_finish_skipped(delivery, SkipReason.CIRCUIT_OPEN)
         else:
             _delivery_release(delivery, decision.retry_in, f"circuit {decision.state}")
+        return
+    # The rate-limit slot is taken last, right before the call, so the time we count is as close as
+    # possible to the time the provider counts.
+    if wait := _wait_for_rate_limit(channel, delivery.address):
+        if decision.state == "half_open":
+            breaker.release_probe()
+        _delivery_release(delivery, wait, "rate limit")
         return
     message = OutgoingMessage(
         address=delivery.address,

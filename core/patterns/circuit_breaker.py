@@ -85,6 +85,17 @@ class CircuitBreaker:
         # The probe token expires, so a prober that dies does not block the circuit forever.
         return bool(client.set(f"{self._prefix}:probe", "1", nx=True, ex=max(int(self.reset_timeout), 1)))
 
+    def release_probe(self) -> None:
+        """Give back a probe token that was taken but not used."""
+        try:
+            client = get_redis()
+            if client is None:
+                self._local["probe"] = False
+            else:
+                client.delete(f"{self._prefix}:probe")
+        except redis.RedisError:
+            logger.warning("circuit %s: could not release the probe (Redis down)", self.name)
+
     def record_success(self) -> None:
         try:
             client = get_redis()

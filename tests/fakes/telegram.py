@@ -34,6 +34,7 @@ class Rule:
     times: float
     chat_id: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
+    until: float | None = None  # time.monotonic() deadline of an outage rule
 
 
 def entities_error(text: str) -> str | None:
@@ -90,6 +91,8 @@ class FakeTelegram:
             self.messages: list[dict[str, Any]] = []
             self.calls = 0
             self.rate_limited = 0
+            self.failed_calls = 0
+            self.limited_by: list[str] = []
             self.rules: list[Rule] = []
             self._recent: deque[float] = deque()
             self._last_per_chat: dict[str, float] = {}
@@ -114,6 +117,11 @@ class FakeTelegram:
                 Rule(status, description, times, None if chat_id is None else str(chat_id), parameters or {})
             )
 
+    def outage(self, status: int, description: str, *, seconds: float) -> None:
+        """Answer every sendMessage with this error for the next `seconds`; counts the calls it fails."""
+        with self._lock:
+            self.rules.append(Rule(status, description, float("inf"), until=time.monotonic() + seconds))
+
     def clear_failures(self) -> None:
         with self._lock:
             self.rules = []
@@ -137,8 +145,11 @@ class FakeTelegram:
     def _send_message(self, params: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
         chat_id = str(params.get("chat_id", ""))
         for rule in self.rules:
+            if rule.until is not None and time.monotonic() >= rule.until:
+                continue
             if rule.times > 0 and rule.chat_id in (None, chat_id):
                 rule.times -= 1
+                self.failed_calls += 1
                 body: dict[str, Any] = {
                     "ok": False,
                     "error_code": rule.status,
@@ -179,6 +190,7 @@ class FakeTelegram:
             wait = max(wait, self.per_chat_interval - (now - last))
         if wait > 0:
             self.rate_limited += 1
+            self.limited_by.append("bot" if len(self._recent) >= self.per_bot else "chat")
             retry_after = max(1, math.ceil(wait))
             body = {
                 "ok": False,

@@ -44,8 +44,9 @@ def worker_env(*, fake_telegram: FakeTelegram, fake_smtp: FakeSMTP, **extra: str
         # Fast retries keep the suite short; the backoff shape is unit-tested separately.
         NOTIFICATION_BACKOFF_BASE="0.2",
         NOTIFICATION_BACKOFF_CAP="1",
-        **extra,
+        CIRCUIT_RESET_TIMEOUT="2",
     )
+    env.update(extra)
     return env
 
 
@@ -57,8 +58,8 @@ def seed_default_templates() -> None:
     migration.create(apps, None)
 
 
-def broker_purge() -> None:
-    redis.Redis.from_url(str(settings.CELERY_BROKER_URL)).flushdb()
+def broker_purge(url: str) -> None:
+    redis.Redis.from_url(url).flushdb()
 
 
 class CeleryWorker:
@@ -68,8 +69,9 @@ class CeleryWorker:
         self.concurrency = concurrency
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
-        broker_purge()
+    def start(self, *, purge: bool = True) -> None:
+        if purge:
+            broker_purge(self.env["CELERY_BROKER_URL"])
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         start_at = log.tell()

@@ -62,6 +62,9 @@ class TelegramChannel(Channel):
         return self._client
 
     def reserve(self, address: str) -> float:
+        # Build the client (its TLS context takes tens of milliseconds) before the slot is taken,
+        # so the send follows the slot at once.
+        _ = self.client
         window = settings.TELEGRAM_RATE_WINDOW
         return acquire(
             [

@@ -1,0 +1,114 @@
+"""Real server processes for fault tests: a private redis-server, gunicorn, celery beat."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import redis
+
+from tests.fakes.smtp import free_port
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+class Process:
+    """A command in its own process group, logging to a file, stopped with its children."""
+
+    def __init__(self, args: list[str], *, env: dict[str, str], log_path: Path) -> None:
+        self.args, self.env, self.log_path = args, env, log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> "Process":
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=20)
+
+
+class RedisServer(Process):
+    """A private, memory-only redis-server on its own port; stopping it loses everything in it."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.port = free_port()
+        args = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        super().__init__(args, env=dict(os.environ), log_path=log_path)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> "RedisServer":
+        super().start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                redis.Redis.from_url(self.url, socket_connect_timeout=0.2).ping()
+                return self
+            except redis.RedisError:
+                time.sleep(0.05)
+        raise RuntimeError("private redis-server did not start")
+
+
+def gunicorn(*, env: dict[str, str], log_path: Path, workers: int = 2) -> tuple[Process, str]:
+    port = free_port()
+    args = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+    ]
+    process = Process(args, env=env, log_path=log_path).start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/health/", timeout=1)
+            return process, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.stop()
+    raise RuntimeError(f"gunicorn did not answer; see {log_path}")
+
+
+def celery_beat(*, env: dict[str, str], log_path: Path, schedule: Path) -> Process:
+    args = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "beat",
+        "--loglevel",
+        "INFO",
+        "--schedule",
+        str(schedule),
+    ]
+    return Process(args, env=env, log_path=log_path).start()

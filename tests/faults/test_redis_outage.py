@@ -1,0 +1,98 @@
+"""Redis (broker, cache, throttling) stopped for 10 s in the middle of a burst of orders, with real
+gunicorn, worker and beat processes on a private redis-server: the API keeps answering 2xx, and every
+order's email arrives once Redis is back, brought back by the outbox sweep."""
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from apps.api_gateway.services import api_key_create
+from apps.notifications.models import Delivery
+from tests.fakes.processes import Process, RedisServer, celery_beat, gunicorn
+from tests.fakes.smtp import FakeSMTP
+from tests.fakes.telegram import FakeTelegram
+from tests.fakes.worker import CeleryWorker, wait_for, worker_env
+
+pytestmark = [pytest.mark.slow]
+
+OUTAGE_SECONDS = 10
+
+
+@pytest.fixture
+def private_stack(
+    integration: CeleryWorker, fake_telegram: FakeTelegram, fake_smtp: FakeSMTP, tmp_path: Path
+) -> Iterator[tuple[RedisServer, str, dict[str, str]]]:
+    redis_server = RedisServer(tmp_path / "redis.log").start()
+    env = worker_env(
+        fake_telegram=fake_telegram,
+        fake_smtp=fake_smtp,
+        REDIS_URL=f"{redis_server.url}/0",
+        CELERY_BROKER_URL=f"{redis_server.url}/1",
+        NOTIFICATION_SWEEP_INTERVAL="1",
+        NOTIFICATION_REENQUEUE_AFTER="2",
+    )
+    worker = CeleryWorker(env=env, log_path=tmp_path / "worker.log")
+    worker.start()
+    web, url = gunicorn(env=env, log_path=tmp_path / "gunicorn.log")
+    beat = celery_beat(env=env, log_path=tmp_path / "beat.log", schedule=tmp_path / "beat-schedule")
+    processes: list[Process] = [web, beat]
+    try:
+        yield redis_server, url, env
+    finally:
+        for process in processes:
+            process.stop()
+        worker.stop()
+        redis_server.stop()
+
+
+def test_redis_down_for_10_s_no_5xx_and_everything_arrives(
+    private_stack: tuple[RedisServer, str, dict[str, str]], fake_smtp: FakeSMTP, tmp_path: Path
+) -> None:
+    redis_server, url, _ = private_stack
+    _, key = api_key_create(name="outage")
+    client = httpx.Client(base_url=url, headers={"Authorization": f"Api-Key {key}"}, timeout=10)
+    customer = client.post("/api/v1/customers/", json={"name": "Ada", "email": "ada@example.com"}).json()
+    body = {
+        "customer": customer["id"],
+        "items": [{"sku": "MUG", "name": "Mug", "quantity": 1, "unit_price": "9.99"}],
+    }
+    codes: Counter[int] = Counter()
+    slowest = {"before": 0.0, "outage": 0.0, "after": 0.0}
+
+    def post_order(phase: str) -> Any:
+        started = time.monotonic()
+        response = client.post("/api/v1/orders/", json=body)
+        slowest[phase] = max(slowest[phase], time.monotonic() - started)
+        codes[response.status_code] += 1
+        return response
+
+    for _ in range(20):
+        post_order("before")
+    redis_server.stop()
+    outage_started = time.monotonic()
+    while time.monotonic() - outage_started < OUTAGE_SECONDS:
+        post_order("outage")
+    health = client.get("/health/")
+    redis_server.start()  # empty: whatever the broker held is gone
+    for _ in range(20):
+        post_order("after")
+    orders = sum(codes.values())
+
+    assert wait_for(
+        lambda: Delivery.objects.filter(channel="email", status="sent").count() == orders, timeout=120
+    )
+    subjects = Counter(str(m["Subject"]) for m in fake_smtp.to("ada@example.com"))
+    print(
+        f"\nredis outage: {orders} orders, status codes {dict(codes)}, slowest request "
+        f"{slowest['before']:.2f}/{slowest['outage']:.2f}/{slowest['after']:.2f} s before/during/after, "
+        f"{len(subjects)} distinct emails, {sum(subjects.values()) - len(subjects)} duplicates"
+    )
+    assert codes == Counter({201: orders})
+    assert health.status_code == 200
+    assert len(subjects) == orders
+    assert sum(subjects.values()) == orders  # no process died, so no duplicate either
