@@ -19,13 +19,10 @@ pytestmark = [pytest.mark.slow]
 
 
 def burst(customers: list[Customer], channel: str) -> list[Notification]:
+    source = MessageSource(subject="Burst", message="Hi {{ customer.name }}")
     return [
-        notification_create(
-            customer=c, event="custom", source=MessageSource(subject="Burst", message="Hi {{ customer.name }}"),
-            channels=[channel],
-        )
-        for c in customers
-    ]  # fmt: skip
+        notification_create(customer=c, event="custom", source=source, channels=[channel]) for c in customers
+    ]
 
 
 def sent_count() -> int:
@@ -77,7 +74,8 @@ def test_backlog_to_300_chats_drains_without_a_429(
     assert wait_for(lambda: len(fake_telegram.messages) >= 300, timeout=120, interval=0.05)
     drain = time.monotonic() - started
     print(
-        f"\ntelegram backlog: 300 messages in {drain:.1f} s ({300 / drain:.1f}/s), {fake_telegram.rate_limited} x 429 {fake_telegram.limited_by}"
+        f"\ntelegram backlog: 300 messages in {drain:.1f} s ({300 / drain:.1f}/s), "
+        f"{fake_telegram.rate_limited} x 429 {fake_telegram.limited_by}"
     )
     assert fake_telegram.rate_limited == 0
     assert len({m["chat_id"] for m in fake_telegram.messages}) == 300
