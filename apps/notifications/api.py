@@ -14,8 +14,18 @@ from apps.api_gateway.serializers import StrictCharField, validated
 from apps.customers.models import Customer
 from apps.notifications.models import Delivery, Notification, NotificationStatus, Priority, Strategy
 from apps.notifications.rendering import TemplateError, template_check
-from apps.notifications.selectors import notification_get, notification_history, notifications_of_order
-from apps.notifications.services import IdempotencyConflict, notification_send, validate_template_key
+from apps.notifications.selectors import (
+    dead_letters,
+    notification_get,
+    notification_history,
+    notifications_of_order,
+)
+from apps.notifications.services import (
+    IdempotencyConflict,
+    deliveries_retry,
+    notification_send,
+    validate_template_key,
+)
 from apps.orders.models import Order
 
 
@@ -107,6 +117,60 @@ class HistoryPagination(pagination.CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+
+class DeadLetterOutputSerializer(serializers.ModelSerializer):
+    notification = serializers.IntegerField(source="notification_id")
+    customer = serializers.IntegerField(source="notification.customer_id")
+
+    class Meta:
+        model = Delivery
+        fields = (
+            "id",
+            "notification",
+            "customer",
+            "channel",
+            "address",
+            "attempts",
+            "last_error",
+            "updated_at",
+        )
+
+
+class DeadLetterFilterSerializer(serializers.Serializer):
+    channel = serializers.CharField(required=False, max_length=32)
+    since = serializers.DateTimeField(required=False)
+
+
+class DeadLetterReplaySerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), max_length=10_000
+    )
+
+
+class DeadLetterPagination(pagination.CursorPagination):
+    ordering = ("-updated_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class DeadLetterListApi(APIView):
+    @extend_schema(parameters=[DeadLetterFilterSerializer], responses=DeadLetterOutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        filters = validated(DeadLetterFilterSerializer, request.query_params)
+        paginator = DeadLetterPagination()
+        page = paginator.paginate_queryset(dead_letters(**filters), request, view=self)
+        return paginator.get_paginated_response(DeadLetterOutputSerializer(page, many=True).data)
+
+
+class DeadLetterReplayApi(APIView):
+    @extend_schema(request=DeadLetterReplaySerializer, responses={202: dict})
+    def post(self, request: Request) -> Response:
+        data = validated(DeadLetterReplaySerializer, request.data)
+        return Response(
+            {"replayed": deliveries_retry(delivery_ids=data["ids"])}, status=status.HTTP_202_ACCEPTED
+        )
 
 
 class NotificationSendApi(APIView):

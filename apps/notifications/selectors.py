@@ -44,5 +44,15 @@ def notification_history(
     return queryset
 
 
+def dead_letters(*, channel: str | None = None, since: datetime | None = None) -> QuerySet[Delivery]:
+    """Deliveries that failed for good, newest first: what an operator may replay."""
+    queryset = Delivery.objects.filter(status="failed").select_related("notification")
+    if channel:
+        queryset = queryset.filter(channel=channel)
+    if since:
+        queryset = queryset.filter(updated_at__gte=since)
+    return queryset
+
+
 def notifications_of_order(order_id: int) -> QuerySet[Notification]:
     return notification_queryset().filter(order_id=order_id).order_by("created_at", "id")

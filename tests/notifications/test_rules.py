@@ -1,0 +1,130 @@
+"""Delivery rules decided when notifications are created: dedup window, superseding, hourly cap,
+dead letters and their replay (no worker needed: these are decided in the database)."""
+
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+from apps.customers.models import Customer
+from apps.notifications.models import Delivery, Notification
+from apps.notifications.services import MessageSource, notification_create
+
+pytestmark = pytest.mark.django_db
+
+SEND = "/api/v1/notifications/send/"
+
+
+@pytest.fixture
+def ada() -> Customer:
+    return Customer.objects.create(name="Ada", email="ada@example.com", channels=["email"])
+
+
+def send(customer: Customer, message: str) -> Notification:
+    return notification_create(
+        customer=customer, event="custom", source=MessageSource(message=message), channels=["email"]
+    )
+
+
+def email_of(notification: Notification) -> Delivery:
+    return Delivery.objects.get(notification=notification, channel="email")
+
+
+def test_identical_message_within_the_window_is_skipped_as_duplicate(ada: Customer, settings: Any) -> None:
+    first = send(ada, "Your code is 1234")
+    second = send(ada, "Your code is 1234")
+    different = send(ada, "Your code is 5678")
+
+    assert email_of(first).status == "queued"
+    assert (email_of(second).status, email_of(second).skip_reason) == ("skipped", "duplicate")
+    assert email_of(different).status == "queued"
+    second.refresh_from_db()
+    assert second.status == "suppressed"
+
+
+def test_identical_message_after_the_window_is_sent_again(ada: Customer, settings: Any) -> None:
+    settings.NOTIFICATION_DEDUP_WINDOW = 0
+    send(ada, "Hello")
+    assert email_of(send(ada, "Hello")).status == "queued"
+
+
+def test_a_failed_message_does_not_block_its_repeat(ada: Customer) -> None:
+    first = send(ada, "Hello")
+    Delivery.objects.filter(pk=email_of(first).pk).update(status="failed")
+    assert email_of(send(ada, "Hello")).status == "queued"
+
+
+def test_newer_status_supersedes_a_waiting_one(api: APIClient, make_order: Any) -> None:
+    order = make_order()
+    url = f"/api/v1/orders/{order['id']}/status/"
+    api.put(url, {"status": "confirmed"}, format="json")
+    api.put(url, {"status": "processing"}, format="json")
+    api.put(url, {"status": "cancelled"}, format="json")
+
+    by_key = {n.dedup_key: n for n in Notification.objects.filter(order_id=order["id"])}
+    statuses = {
+        key.rsplit(":", 1)[1]: [(d.status, d.skip_reason) for d in n.deliveries.filter(channel="email")]
+        for key, n in by_key.items()
+    }
+    assert statuses == {
+        "pending": [("queued", "")],  # the receipt is not a status change: never superseded
+        "confirmed": [("skipped", "superseded")],
+        "processing": [("skipped", "superseded")],
+        "cancelled": [("queued", "")],
+    }
+    assert by_key[f"order:{order['id']}:confirmed"].status == "suppressed"
+
+
+def test_hourly_cap_skips_api_sends_but_not_order_events(
+    api: APIClient, settings: Any, make_customer: Any, make_order: Any
+) -> None:
+    settings.NOTIFICATION_CUSTOMER_HOURLY_CAP = 2
+    customer = make_customer(email="cap@example.com")
+    bodies = [{"customer": customer["id"], "message": f"Offer {i}"} for i in range(3)]
+
+    results = [api.post(SEND, body, format="json").json() for body in bodies]
+    make_order(customer=customer["id"])
+
+    email_status = [
+        [(d["status"], d["skip_reason"]) for d in r["deliveries"] if d["channel"] == "email"] for r in results
+    ]
+    assert email_status == [[("queued", "")], [("queued", "")], [("skipped", "rate_limited")]]
+    order_event = Notification.objects.get(customer_id=customer["id"], event="order_created")
+    assert email_of(order_event).status == "queued"
+
+
+@pytest.fixture
+def dead(ada: Customer) -> list[Delivery]:
+    deliveries = [email_of(send(ada, f"m{i}")) for i in range(3)]
+    Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
+        status="failed", attempts=8, last_error="smtp_550: no such user"
+    )
+    return deliveries
+
+
+def test_dead_letters_are_listed_and_replayed_through_the_api(api: APIClient, dead: list[Delivery]) -> None:
+    listed = api.get("/api/v1/notifications/dead-letters/", {"channel": "email"}).json()
+    replay = api.post("/api/v1/notifications/dead-letters/replay/", {"ids": [dead[0].pk]}, format="json")
+
+    assert sorted(d["id"] for d in listed["results"]) == sorted(d.pk for d in dead)
+    assert listed["results"][0]["last_error"] == "smtp_550: no such user"
+    assert replay.status_code == 202
+    assert replay.json() == {"replayed": 1}
+    dead[0].refresh_from_db()
+    assert (dead[0].status, dead[0].attempts) == ("queued", 0)
+    assert Notification.objects.get(pk=dead[0].notification_id).status == "queued"
+    again = api.post("/api/v1/notifications/dead-letters/replay/", {"ids": [dead[0].pk]}, format="json")
+    assert again.json() == {"replayed": 0}  # only failed deliveries are replayed
+
+
+def test_replay_dead_letters_command(dead: list[Delivery]) -> None:
+    dry, out = StringIO(), StringIO()
+
+    call_command("replay_dead_letters", "--dry-run", stdout=dry)
+    call_command("replay_dead_letters", "--channel", "email", "--id", str(dead[1].pk), stdout=out)
+
+    assert "3 dead letters (dry run" in dry.getvalue()
+    assert "Replayed 1 dead letters" in out.getvalue()
+    assert Delivery.objects.filter(status="failed").count() == 2
