@@ -65,7 +65,7 @@ def test_newer_status_supersedes_a_waiting_one(api: APIClient, make_order: Any) 
 
     by_key = {n.dedup_key: n for n in Notification.objects.filter(order_id=order["id"])}
     statuses = {
-        key.rsplit(":", 1)[1]: [(d.status, d.skip_reason) for d in n.deliveries.filter(channel="email")]
+        str(key).rsplit(":", 1)[1]: [(d.status, d.skip_reason) for d in n.deliveries.filter(channel="email")]
         for key, n in by_key.items()
     }
     assert statuses == {
