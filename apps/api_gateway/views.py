@@ -5,6 +5,7 @@ from typing import Any
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.views import defaults
+from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -48,6 +49,7 @@ def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRespon
     return error_json(404, "not_found", f"No API endpoint at {request.path}.")
 
 
+@extend_schema(exclude=True)
 class HealthView(APIView):
     """Liveness and the database check; 503 only when the database cannot serve."""
 

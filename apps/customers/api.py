@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,6 +17,7 @@ from apps.customers.services import customer_create, customer_update
 BLANK_WHEN_NULL = ("email", "phone", "telegram_chat_id")
 
 
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}], "example": "@shop_customer"})
 class TelegramChatIdField(serializers.Field):
     """An integer chat id, a string of digits or an @username; stored and returned as text."""
 
@@ -62,15 +63,15 @@ class CustomerOutputSerializer(serializers.ModelSerializer):
         )
 
 
+class CustomerFilterSerializer(serializers.Serializer):
+    email = serializers.CharField(required=False, max_length=254)
+    external_id = serializers.CharField(required=False, max_length=100)
+
+
 class CustomerListApi(APIView):
-    @extend_schema(
-        parameters=[OpenApiParameter("email", str), OpenApiParameter("external_id", str)],
-        responses=CustomerOutputSerializer(many=True),
-    )
+    @extend_schema(parameters=[CustomerFilterSerializer], responses=CustomerOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
-        queryset = customer_list(
-            email=request.query_params.get("email"), external_id=request.query_params.get("external_id")
-        )
+        queryset = customer_list(**validated(CustomerFilterSerializer, request.query_params))
         return paginated_response(
             request=request, view=self, queryset=queryset, serializer_class=CustomerOutputSerializer
         )

@@ -181,8 +181,8 @@ class NotificationSendApi(APIView):
     )
     def post(self, request: Request) -> Response:
         key = request.headers.get("Idempotency-Key") or None
-        if key is not None and len(key) > 255:
-            raise serializers.ValidationError({"Idempotency-Key": ["At most 255 characters."]})
+        if key is not None and (len(key) > 255 or not key.isprintable() or not key.isascii()):
+            raise serializers.ValidationError({"Idempotency-Key": ["Up to 255 printable ASCII characters."]})
         data = validated(SendInputSerializer, request.data)
         try:
             notification, created = notification_send(

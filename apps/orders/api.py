@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -79,21 +79,20 @@ class OrderOutputSerializer(serializers.ModelSerializer):
         )
 
 
+class OrderFilterSerializer(serializers.Serializer):
+    customer = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    status = serializers.ChoiceField(required=False, choices=OrderStatus.choices)
+    external_id = serializers.CharField(required=False, max_length=100)
+
+
 class OrderListApi(APIView):
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("customer", int),
-            OpenApiParameter("status", str, enum=OrderStatus.values),
-            OpenApiParameter("external_id", str),
-        ],
-        responses=OrderOutputSerializer(many=True),
-    )
+    @extend_schema(parameters=[OrderFilterSerializer], responses=OrderOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
-        params = request.query_params
+        filters = validated(OrderFilterSerializer, request.query_params)
         queryset = order_list(
-            customer_id=params.get("customer"),
-            status=params.get("status"),
-            external_id=params.get("external_id"),
+            customer_id=filters.get("customer"),
+            status=filters.get("status"),
+            external_id=filters.get("external_id"),
         )
         return paginated_response(
             request=request, view=self, queryset=queryset, serializer_class=OrderOutputSerializer

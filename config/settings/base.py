@@ -188,10 +188,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {"ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "Authorization"}}
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "apps.orders.state_machine.OrderStatus.choices",
+        "NotificationStatusEnum": "apps.notifications.models.NotificationStatus.choices",
+        "DeliveryStatusEnum": "apps.notifications.models.DeliveryStatus.choices",
     },
-    "SECURITY": [{"ApiKeyAuth": []}],
 }
 
 # --- Notifications ---
