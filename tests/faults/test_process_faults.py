@@ -80,3 +80,28 @@ def test_backlog_to_300_chats_drains_without_a_429(
     assert fake_telegram.rate_limited == 0
     assert len({m["chat_id"] for m in fake_telegram.messages}) == 300
     assert wait_for(lambda: sent_count() == 300)
+
+
+def test_order_status_notifications_overtake_a_bulk_backlog(
+    integration: CeleryWorker, fake_telegram: FakeTelegram
+) -> None:
+    integration.stop()  # let a backlog build up in the broker
+    bulk = Customer.objects.bulk_create(
+        Customer(name=f"Bulk {i}", telegram_chat_id=str(700000 + i), channels=["telegram"]) for i in range(40)
+    )
+    burst(bulk, "telegram")
+    buyer = Customer.objects.create(name="Buyer", telegram_chat_id="799999", channels=["telegram"])
+    notification_create(
+        customer=buyer,
+        event="order_status_changed",
+        source=MessageSource(message="Your order has shipped"),
+        channels=["telegram"],
+        priority="high",
+    )
+
+    integration.start(purge=False)
+
+    assert wait_for(lambda: len(fake_telegram.messages) >= 41, timeout=60)
+    position = [m["chat_id"] for m in fake_telegram.messages].index("799999")
+    print(f"\npriority: the order-status message went out as number {position + 1} of 41")
+    assert position < 4  # behind at most what the two worker processes had already taken
