@@ -83,8 +83,12 @@ def test_redis_down_for_10_s_no_5xx_and_everything_arrives(
         post_order("after")
     orders = sum(codes.values())
 
-    assert wait_for(
+    delivered = wait_for(
         lambda: Delivery.objects.filter(channel="email", status="sent").count() == orders, timeout=120
+    )
+    assert delivered, "\n".join(
+        f"--- {name}\n" + "\n".join((tmp_path / name).read_text(errors="replace").splitlines()[-25:])
+        for name in ("worker.log", "beat.log", "gunicorn.log")
     )
     subjects = Counter(str(m["Subject"]) for m in fake_smtp.to("ada@example.com"))
     print(
