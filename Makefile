@@ -27,7 +27,8 @@ demo: $(STAMP)
 	@echo "Health:   http://127.0.0.1:8000/health/"
 
 run: demo
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+	rm -rf var/prometheus && mkdir -p var/prometheus
+	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -4,14 +4,20 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.api_gateway import health
 from apps.api_gateway import views as gateway_views
+from apps.api_gateway.metrics import metrics_view
 
 urlpatterns = [
     path("api/v1/", include("apps.api_gateway.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     re_path(r"^api/", gateway_views.api_not_found),
-    path("health/", gateway_views.HealthView.as_view(), name="health"),
+    path("health/", health.health, name="health"),
+    path("health/db/", health.health_db, name="health-db"),
+    path("health/redis/", health.health_redis, name="health-redis"),
+    path("health/celery/", health.health_celery, name="health-celery"),
+    path("metrics/", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
 ]
 

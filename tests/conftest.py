@@ -146,16 +146,26 @@ def fake_smtp() -> Iterator[FakeSMTP]:
 
 @pytest.fixture(scope="session")
 def celery_worker_process(
-    django_db_setup: None, django_db_blocker: Any, fake_telegram: FakeTelegram, fake_smtp: FakeSMTP
+    django_db_setup: None,
+    django_db_blocker: Any,
+    fake_telegram: FakeTelegram,
+    fake_smtp: FakeSMTP,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[CeleryWorker]:
     """One real `celery worker` for the session, on the test database, the broker and the fakes."""
     if connection.vendor != "postgresql" or not settings.REDIS_URL:
         if os.environ.get("REQUIRE_SERVICES") == "1":
             pytest.fail("integration tests need PostgreSQL and Redis")
         pytest.skip("integration tests need PostgreSQL and Redis")
-    worker = CeleryWorker(
-        env=worker_env(fake_telegram=fake_telegram, fake_smtp=fake_smtp), log_path=Path("var/test-worker.log")
+    env = worker_env(
+        fake_telegram=fake_telegram,
+        fake_smtp=fake_smtp,
+        # JSON logs with httpx's URL lines switched on: the tests read them for request ids and secrets.
+        LOG_FORMAT="json",
+        LOG_LEVEL_HTTPX="INFO",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path_factory.mktemp("prometheus")),
     )
+    worker = CeleryWorker(env=env, log_path=Path("var/test-worker.log"))
     worker.start()
     yield worker
     worker.stop()

@@ -2,14 +2,8 @@
 
 from typing import Any
 
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.views import defaults
-from drf_spectacular.utils import extend_schema
-from rest_framework.permissions import AllowAny
-from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from apps.api_gateway.exceptions import error_json
 
@@ -47,23 +41,3 @@ def handler500(request: HttpRequest) -> HttpResponse:
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     """Catch-all under /api/: JSON 404 even with DEBUG on (Django's debug 404 page is HTML)."""
     return error_json(404, "not_found", f"No API endpoint at {request.path}.")
-
-
-@extend_schema(exclude=True)
-class HealthView(APIView):
-    """Liveness and the database check; 503 only when the database cannot serve."""
-
-    authentication_classes: list[Any] = []
-    permission_classes = [AllowAny]
-    throttle_classes: list[Any] = []
-
-    def get(self, request: Request) -> Response:
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
-            database = {"status": "ok"}
-        except Exception as exc:
-            database = {"status": "down", "error": exc.__class__.__name__}
-        healthy = database["status"] == "ok"
-        body = {"status": "ok" if healthy else "down", "checks": {"database": database}}
-        return Response(body, status=200 if healthy else 503)

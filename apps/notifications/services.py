@@ -15,6 +15,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.api_gateway import metrics
 from apps.customers.models import Customer
 from apps.customers.services import customer_change_contact, customer_mark_unreachable
 from apps.notifications.channels import ChannelError, OutgoingMessage, channel_factory
@@ -162,11 +163,19 @@ def deliveries_create(*, notification: Notification, customer: Customer, start: 
     deliveries = Delivery.objects.bulk_create(
         [_delivery_build(notification, customer, p, capped) for p in plans]
     )
+    skipped = [d.channel for d in deliveries if d.status == DeliveryStatus.SKIPPED]
+    if skipped:
+        transaction.on_commit(lambda: _count_final(skipped, DeliveryStatus.SKIPPED))
     queued = [d for d in deliveries if d.status == DeliveryStatus.QUEUED]
     if queued:
         priority = notification.priority
         transaction.on_commit(lambda: deliveries_enqueue(queued, priority=priority))
     return deliveries
+
+
+def _count_final(channels: list[str], status: str) -> None:
+    for channel in channels:
+        metrics.DELIVERIES.labels(channel, status).inc()
 
 
 def _supersede_older_status_notifications(*, order_id: int) -> None:
@@ -220,6 +229,7 @@ def notification_create(
     )
     deliveries_create(notification=notification, customer=customer)
     notification_refresh_status(notification)
+    transaction.on_commit(lambda: metrics.NOTIFICATIONS.labels(event).inc())
     return notification
 
 
@@ -361,7 +371,14 @@ def _delivery_release(delivery: Delivery, wait: float, reason: str) -> None:
     Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
         status=status, next_attempt_at=due, claimed_at=None, enqueued_at=now, updated_at=now
     )
-    logger.info("Delivery %s waits %.2f s: %s", delivery.pk, wait, reason)
+    logger.info(
+        "delivery %s waits %.2f s: %s",
+        delivery.pk,
+        wait,
+        reason,
+        extra={"delivery_id": delivery.pk, "channel": delivery.channel, "wait_seconds": round(wait, 3)},
+    )
+    metrics.WAITS.labels(delivery.channel, reason.split(" ")[0]).inc()
     deliveries_enqueue([delivery], countdown=wait, priority=delivery.notification.priority)
 
 
@@ -533,12 +550,45 @@ def _delivery_record(
         ]
     )
     notification = delivery.notification
+    transaction.on_commit(lambda: _observe_attempt(delivery, attempt.outcome, retry_in))
     if delivery.status == DeliveryStatus.FAILED:
         _failover(delivery)
     if retry_in is not None:
         delay, priority = retry_in, notification.priority
         transaction.on_commit(lambda: deliveries_enqueue([delivery], countdown=delay, priority=priority))
     notification_refresh_status(notification)
+
+
+def _observe_attempt(delivery: Delivery, outcome: str, retry_in: float | None) -> None:
+    """Metrics and the delivery's log line, once its outcome is committed."""
+    channel = delivery.channel
+    metrics.ATTEMPTS.labels(channel, outcome).inc()
+    if retry_in is not None:
+        metrics.RETRIES.labels(channel).inc()
+    if delivery.status in (DeliveryStatus.SENT, DeliveryStatus.FAILED):
+        metrics.DELIVERIES.labels(channel, delivery.status).inc()
+    if delivery.status == DeliveryStatus.SENT and delivery.sent_at:
+        metrics.DELIVERY_LATENCY.labels(channel).observe(
+            (delivery.sent_at - delivery.created_at).total_seconds()
+        )
+    logger.log(
+        logging.WARNING if delivery.status == DeliveryStatus.FAILED else logging.INFO,
+        "delivery %s %s (%s, attempt %d)",
+        delivery.pk,
+        delivery.status,
+        outcome,
+        delivery.attempts,
+        extra={
+            "delivery_id": delivery.pk,
+            "notification_id": delivery.notification_id,
+            "channel": channel,
+            "status": delivery.status,
+            "outcome": outcome,
+            "attempts": delivery.attempts,
+            "retry_in": retry_in,
+            "error": delivery.last_error if delivery.status != DeliveryStatus.SENT else "",
+        },
+    )
 
 
 def _failover(delivery: Delivery) -> None:
@@ -555,6 +605,7 @@ def _delivery_finish_skipped(delivery: Delivery, reason: str) -> None:
         status=DeliveryStatus.SKIPPED, skip_reason=reason, claimed_at=None, updated_at=timezone.now()
     )
     delivery.status = DeliveryStatus.SKIPPED
+    transaction.on_commit(lambda: _count_final([delivery.channel], DeliveryStatus.SKIPPED))
     _failover(delivery)
     notification_refresh_status(delivery.notification)
 

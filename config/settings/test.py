@@ -48,3 +48,5 @@ CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL)
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")
 API_THROTTLE_RATE = "100000/min"
 LOGGING["loggers"]["mail.log"] = {"level": "WARNING"}  # type: ignore[index]  # aiosmtpd chatter
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
+LOGGING["handlers"]["console"]["formatter"] = "json" if LOG_FORMAT == "json" else "plain"  # type: ignore[index]

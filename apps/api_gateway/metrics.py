@@ -1,0 +1,147 @@
+"""Prometheus metrics: counters updated where things happen, gauges read from Redis at scrape time.
+
+Several gunicorn workers and Celery pool processes each count in their own memory; with
+PROMETHEUS_MULTIPROC_DIR set (make run, Docker) prometheus-client's multiprocess mode writes them to
+files in that directory and /metrics/ sums them. Processes on one machine share the directory; each
+machine is scraped on its own. Gauges that describe shared state (queue depth, circuits) are not
+counted anywhere: they are read from Redis when /metrics/ is scraped.
+"""
+
+import ipaddress
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import cast
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+HTTP_REQUESTS = Counter(
+    "notifications_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "notifications_http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+NOTIFICATIONS = Counter("notifications_notifications_total", "Notifications created", ["event"])
+DELIVERIES = Counter(
+    "notifications_deliveries_total", "Deliveries that reached a final status", ["channel", "status"]
+)
+DELIVERY_LATENCY = Histogram(
+    "notifications_delivery_latency_seconds",
+    "From the delivery's creation to the provider accepting it",
+    ["channel"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+)
+ATTEMPTS = Counter("notifications_delivery_attempts_total", "Provider calls", ["channel", "outcome"])
+RETRIES = Counter(
+    "notifications_delivery_retries_total", "Deliveries scheduled for another attempt", ["channel"]
+)
+WAITS = Counter(
+    "notifications_rate_limit_waits_total",
+    "Deliveries given back without a provider call (rate limit, circuit, order)",
+    ["channel", "reason"],
+)
+
+
+class MetricsMiddleware:
+    """Counts every request by its URL pattern (not its path, which would explode the label set)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        route = f"/{match.route}" if match is not None and match.route else "unmatched"
+        HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+        HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        if settings.INSTANCE_NAME:
+            response["X-Served-By"] = settings.INSTANCE_NAME
+        return response
+
+
+class SharedStateCollector:
+    """Queue depths and circuit states, read from Redis at scrape time."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from apps.notifications.channels import channel_factory
+        from apps.notifications.circuits import breaker_for
+
+        circuit = GaugeMetricFamily(
+            "notifications_circuit_open",
+            "1 when the channel's circuit is open or half-open",
+            labels=["channel"],
+        )
+        for channel in channel_factory.names():
+            circuit.add_metric([channel], 0.0 if breaker_for(channel).state() == "closed" else 1.0)
+        yield circuit
+        depth = GaugeMetricFamily("notifications_queue_depth", "Tasks waiting in a queue", labels=["queue"])
+        if str(settings.CELERY_BROKER_URL).startswith("redis"):
+            try:
+                for queue, count in queue_depths().items():
+                    depth.add_metric([queue], float(count))
+            except Exception:  # noqa: S110 - a scrape during a Redis outage shows no depth, not an error
+                pass
+        yield depth
+
+
+def queue_depths() -> dict[str, int]:
+    """LLEN of each queue, summed over its priority sub-queues, on the broker's Redis."""
+    import redis
+
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    steps = cast(list[int], options.get("priority_steps", [0]))
+    client = redis.Redis.from_url(
+        str(settings.CELERY_BROKER_URL), socket_timeout=0.5, socket_connect_timeout=0.5
+    )
+    depths = {}
+    for queue in ("default", "notifications.telegram", "notifications.email"):
+        names = [queue if step == 0 else f"{queue}\x06\x16{step}" for step in steps]  # kombu's naming
+        pipe = client.pipeline()
+        for name in names:
+            pipe.llen(name)
+        depths[queue] = sum(pipe.execute())
+    return depths
+
+
+def _allowed(request: HttpRequest) -> bool:
+    token, networks = settings.METRICS_TOKEN, settings.METRICS_ALLOWED_IPS
+    if not token and not networks:
+        return True
+    if token and request.headers.get("Authorization") == f"Bearer {token}":
+        return True
+    if networks:
+        try:
+            address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+        except ValueError:
+            return False
+        return any(address in ipaddress.ip_network(n, strict=False) for n in networks)
+    return False
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    if not _allowed(request):
+        return HttpResponse("forbidden\n", status=403, content_type="text/plain")
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        counted = generate_latest(registry)
+    else:
+        counted = generate_latest(REGISTRY)
+    live = CollectorRegistry()
+    live.register(SharedStateCollector())
+    return HttpResponse(counted + generate_latest(live), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,20 @@
+"""gunicorn settings, shared by `make run`, the Docker image and the tests (all through bin/start)."""
+
+import os
+
+bind = f"{os.environ.get('WEB_HOST', '127.0.0.1')}:{os.environ.get('WEB_PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Behind nginx with keep-alive upstream connections.
+keepalive = 5
+timeout = 30
+graceful_timeout = 20
+accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG", "1") == "1" else None
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def child_exit(server: object, worker: object) -> None:
+    """Prometheus multiprocess mode: forget the live gauges of a worker that exited."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

@@ -1,0 +1,69 @@
+"""Celery signal handlers: carry the request id into tasks, and keep a worker heartbeat in Redis."""
+
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+from celery.signals import before_task_publish, task_postrun, task_prerun, worker_ready, worker_shutdown
+
+from core.logging import request_id_var
+
+logger = logging.getLogger(__name__)
+
+# A sorted set of worker hostname -> last beat (unix time); /health/celery/ reads the fresh ones.
+HEARTBEAT_KEY = "celery:heartbeats"
+HEARTBEAT_INTERVAL = 1.0
+
+
+@before_task_publish.connect
+def _attach_request_id(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    if headers is not None and "request_id" not in headers:
+        headers["request_id"] = request_id_var.get()
+
+
+@task_prerun.connect
+def _restore_request_id(task: Any = None, **_: Any) -> None:
+    request_id = getattr(task.request, "request_id", None) if task is not None else None
+    request_id_var.set(request_id or "-")
+
+
+@task_postrun.connect
+def _clear_request_id(**_: Any) -> None:
+    request_id_var.set("-")
+
+
+_stop = threading.Event()
+
+
+def _beat(hostname: str) -> None:
+    from core.utils.redis import get_redis
+
+    while True:
+        client = get_redis()
+        if client is None:
+            return
+        try:
+            now = time.time()
+            pipe = client.pipeline()
+            pipe.zadd(HEARTBEAT_KEY, {hostname: now})
+            pipe.zremrangebyscore(HEARTBEAT_KEY, "-inf", now - 3600)
+            pipe.execute()
+        except Exception:  # Redis down: the health check will say so; keep trying
+            logger.debug("worker heartbeat not written", exc_info=True)
+        if _stop.wait(HEARTBEAT_INTERVAL):
+            return
+
+
+@worker_ready.connect
+def _start_heartbeat(sender: Any = None, **_: Any) -> None:
+    hostname = getattr(sender, "hostname", None) or f"{socket.gethostname()}-{os.getpid()}"
+    _stop.clear()
+    threading.Thread(target=_beat, args=(hostname,), name="heartbeat", daemon=True).start()
+
+
+@worker_shutdown.connect
+def _stop_heartbeat(**_: Any) -> None:
+    _stop.set()
