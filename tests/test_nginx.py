@@ -29,7 +29,8 @@ def render_conf(folder: Path, *, listen: int, upstreams: list[int]) -> Path:
     text = (ROOT / "nginx" / "nginx.conf").read_text()
     servers = "".join(f"        server 127.0.0.1:{p} max_fails=2 fail_timeout=5s;\n" for p in upstreams)
     text = text.replace(
-        "        server web1:8000 max_fails=2 fail_timeout=5s;\n        server web2:8000 max_fails=2 fail_timeout=5s;\n",
+        "        server web1:8000 max_fails=2 fail_timeout=5s;\n"
+        "        server web2:8000 max_fails=2 fail_timeout=5s;\n",
         servers,
     )
     assert servers in text
