@@ -10,6 +10,12 @@ VAR_DIR = BASE_DIR / "var"
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
 
+
+def env_text(name: str, default: str) -> str:
+    """A text setting where an empty value (a blank line in .env) means the default."""
+    return str(env(name, default=default) or default)
+
+
 SECRET_KEY = env("SECRET_KEY", default="dev-insecure-key-change-me")
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
@@ -122,8 +128,8 @@ else:
 # --- Celery ---
 # Without Redis the broker is kombu's SQLAlchemy transport on a SQLite file: it works across
 # processes (web, worker, scheduler) with no extra server.
-CELERY_BROKER_URL = env(
-    "CELERY_BROKER_URL", default=REDIS_URL or f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
+CELERY_BROKER_URL = env_text(
+    "CELERY_BROKER_URL", REDIS_URL or f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
 )
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
@@ -231,7 +237,7 @@ CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=5)
 CIRCUIT_RESET_TIMEOUT = env.float("CIRCUIT_RESET_TIMEOUT", default=30.0)
 
 TELEGRAM_BOT_TOKEN = env("TELEGRAM_BOT_TOKEN", default="")
-TELEGRAM_API_BASE_URL = env("TELEGRAM_API_BASE_URL", default="https://api.telegram.org")
+TELEGRAM_API_BASE_URL = env_text("TELEGRAM_API_BASE_URL", "https://api.telegram.org")
 TELEGRAM_WEBHOOK_SECRET = env("TELEGRAM_WEBHOOK_SECRET", default="")
 # Outbound Telegram limits, shared by all workers through Redis: at most TELEGRAM_RATE_PER_BOT
 # messages in any TELEGRAM_RATE_WINDOW seconds, and one message per chat every
@@ -242,18 +248,18 @@ TELEGRAM_RATE_PER_BOT = env.int("TELEGRAM_RATE_PER_BOT", default=30)
 TELEGRAM_RATE_WINDOW = env.float("TELEGRAM_RATE_WINDOW", default=1.05)
 TELEGRAM_PER_CHAT_INTERVAL = env.float("TELEGRAM_PER_CHAT_INTERVAL", default=1.0)
 
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_BACKEND = env_text("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", default="")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
-EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
-DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Shop <noreply@shop.example>")
+EMAIL_FILE_PATH = env_text("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
+DEFAULT_FROM_EMAIL = env_text("DEFAULT_FROM_EMAIL", "Shop <noreply@shop.example>")
 
 # --- Logging: JSON lines in production (LOG_FORMAT=json), plain text by default in development. ---
-LOG_FORMAT = env("LOG_FORMAT", default="json")
+LOG_FORMAT = env_text("LOG_FORMAT", "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,0 +1,65 @@
+"""The deployment files, checked without a Docker engine: docker-compose.yml against the Compose
+Specification's JSON schema, and the image, Procfile and compose file all starting processes through
+bin/start, the script the other tests run."""
+
+import json
+import re
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_SERVICES = {"migrate", "web1", "web2", "worker-telegram", "worker-email", "beat"}
+
+
+def compose() -> dict:  # type: ignore[type-arg]
+    return dict(yaml.safe_load((ROOT / "docker-compose.yml").read_text()))
+
+
+def test_compose_file_is_valid_against_the_compose_specification() -> None:
+    schema = json.loads((ROOT / "docker" / "compose-spec.schema.json").read_text())
+    # The file names draft 2019-09 by a URL jsonschema does not know; say which draft explicitly.
+    errors = [e.message for e in jsonschema.Draft201909Validator(schema).iter_errors(compose())]
+    assert errors == []
+
+
+def test_compose_describes_the_whole_stack() -> None:
+    services = compose()["services"]
+    assert set(services) == {"postgres", "redis", "nginx"} | APP_SERVICES
+    assert services["worker-telegram"]["environment"]["WORKER_QUEUES"] == "notifications.telegram"
+    assert "notifications.email" in services["worker-email"]["environment"]["WORKER_QUEUES"]
+    assert services["migrate"]["command"] == ["migrate"]
+    for name in APP_SERVICES - {"migrate"}:
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_every_process_starts_through_bin_start() -> None:
+    roles = set(re.findall(r"^\s+(\w+)\)$", (ROOT / "bin" / "start").read_text(), re.MULTILINE))
+    services = compose()["services"]
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    procfile = (ROOT / "Procfile").read_text()
+
+    assert {services[name]["command"][0] for name in APP_SERVICES} <= roles
+    assert 'ENTRYPOINT ["bin/start"]' in dockerfile
+    assert all(line.split(": ", 1)[1].startswith("bin/start ") for line in procfile.splitlines() if line)
+
+
+def test_image_is_multi_stage_non_root_with_a_healthcheck() -> None:
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    assert len(re.findall(r"^FROM ", dockerfile, re.MULTILINE)) == 2
+    assert re.search(r"^USER app$", dockerfile, re.MULTILINE)
+    assert "HEALTHCHECK" in dockerfile
+
+
+def test_nginx_upstream_names_the_web_services() -> None:
+    upstream = re.findall(r"server (\w+):8000", (ROOT / "nginx" / "nginx.conf").read_text())
+    assert set(upstream) == {name for name in compose()["services"] if name.startswith("web")}
+
+
+def test_env_example_lists_every_variable_the_settings_read() -> None:
+    read = set()
+    for path in (ROOT / "config" / "settings").glob("*.py"):
+        read |= set(re.findall(r'env(?:_text|\.\w+)?\(\s*"([A-Z_]+)"', path.read_text()))
+    listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
+    assert read - listed == set()
