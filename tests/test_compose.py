@@ -5,6 +5,7 @@ bin/start, the script the other tests run."""
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import yaml
@@ -13,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = {"migrate", "web1", "web2", "worker-telegram", "worker-email", "beat"}
 
 
-def compose() -> dict:  # type: ignore[type-arg]
+def compose() -> dict[str, Any]:
     return dict(yaml.safe_load((ROOT / "docker-compose.yml").read_text()))
 
 
