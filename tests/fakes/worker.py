@@ -1,5 +1,6 @@
 """A real Celery worker in a subprocess, on the test database, with channels aimed at the fakes."""
 
+import contextlib
 import importlib
 import os
 import signal
@@ -59,7 +60,22 @@ def seed_default_templates() -> None:
 
 
 def broker_purge(url: str) -> None:
-    redis.Redis.from_url(url).flushdb()
+    """Empty the broker before a worker starts, so no test sees another's leftovers."""
+    if url.startswith("redis"):
+        redis.Redis.from_url(url).flushdb()
+        return
+    from kombu import Connection
+
+    with Connection(url, connect_timeout=5) as conn:
+        for queue in QUEUES.split(","):
+            channel = conn.channel()
+            try:
+                channel.queue_purge(queue)
+            except Exception:  # noqa: S112 - a queue that does not exist yet is empty
+                continue
+            finally:
+                with contextlib.suppress(Exception):
+                    channel.close()
 
 
 class CeleryWorker:
