@@ -64,3 +64,21 @@ def test_env_example_lists_every_variable_the_settings_read() -> None:
         read |= set(re.findall(r'env(?:_text|\.\w+)?\(\s*"([A-Z_]+)"', path.read_text()))
     listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
     assert read - listed == set()
+
+
+def test_grafana_dashboard_uses_only_metrics_we_export() -> None:
+    from apps.api_gateway import metrics
+
+    dashboard = json.loads((ROOT / "docs" / "grafana" / "notifications.json").read_text())
+    used = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"notifications_[a-z_]+", target["expr"])
+    }
+    exported = {m._name for m in vars(metrics).values() if hasattr(m, "_name") and hasattr(m, "_type")} | {
+        "notifications_circuit_open",
+        "notifications_queue_depth",
+    }
+    suffixes = ("_total", "_bucket", "_sum", "_count")
+    assert {n.removesuffix(next((s for s in suffixes if n.endswith(s)), "")) for n in used} <= exported
