@@ -1,9 +1,10 @@
 """Rendering notification templates in a sandbox that sees only the context it is given."""
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from django.template import Context, Engine, TemplateSyntaxError
+from django.template import Context, Engine, Template, TemplateSyntaxError
 
 
 class _SandboxEngine(Engine):
@@ -27,12 +28,17 @@ class TemplateError(ValueError):
     """A template that does not compile in the sandbox (unknown or forbidden tag, bad syntax)."""
 
 
-def render_string(source: str, context: dict[str, Any], *, autoescape: bool) -> str:
+@lru_cache(maxsize=1024)
+def _compile(source: str) -> Template:
     try:
-        template = _ENGINE.from_string(source)
+        return _ENGINE.from_string(source)
     except TemplateSyntaxError as exc:
         raise TemplateError(str(exc)) from exc
-    return template.render(Context(context, autoescape=autoescape))
+
+
+def render_string(source: str, context: dict[str, Any], *, autoescape: bool) -> str:
+    """Render `source` (compiled once per process) with nothing but `context`."""
+    return _compile(source).render(Context(context, autoescape=autoescape))
 
 
 def template_check(source: str) -> None:

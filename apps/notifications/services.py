@@ -56,10 +56,23 @@ class IdempotencyConflict(Exception):
 # --- rendering -------------------------------------------------------------------------------
 
 
+# Templates change rarely and are read for every delivery: each process keeps them for a short
+# while, so an edit in the admin reaches every process within TEMPLATE_CACHE_SECONDS.
+TEMPLATE_CACHE_SECONDS = 30.0
+_templates: dict[tuple[str, str], tuple[float, dict[str, NotificationTemplate]]] = {}
+
+
 def template_find(*, key: str, channel: str, language: str) -> NotificationTemplate | None:
-    candidates = NotificationTemplate.objects.filter(key=key, channel=channel, language__in=[language, "en"])
-    by_language = {t.language: t for t in candidates}
-    return by_language.get(language) or by_language.get("en")
+    cached = _templates.get((key, channel))
+    if cached is None or time.monotonic() - cached[0] > TEMPLATE_CACHE_SECONDS:
+        by_language = {t.language: t for t in NotificationTemplate.objects.filter(key=key, channel=channel)}
+        cached = (time.monotonic(), by_language)
+        _templates[(key, channel)] = cached
+    return cached[1].get(language) or cached[1].get("en")
+
+
+def template_cache_clear(**_: Any) -> None:
+    _templates.clear()
 
 
 def render_context(customer: Customer, context: dict[str, Any]) -> dict[str, Any]:
@@ -131,7 +144,10 @@ def _delivery_build(
         reason, delivery.last_error = SkipReason.NOT_CONFIGURED, "No template for this channel."
     if rendered is not None:
         delivery.content_hash = content_hash(plan.channel, rendered)
-        if _is_duplicate(customer, plan.channel, delivery.content_hash):
+        # Order events are deduplicated by their key; the window is for repeated API sends.
+        if notification.event == Event.CUSTOM and _is_duplicate(
+            customer, plan.channel, delivery.content_hash
+        ):
             reason = SkipReason.DUPLICATE
     if reason or rendered is None:
         delivery.status = DeliveryStatus.SKIPPED
@@ -194,7 +210,7 @@ def _supersede_older_status_notifications(*, order_id: int) -> None:
         notification_refresh_status(Notification(pk=notification_id))
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def notification_create(
     *,
     customer: Customer,
@@ -227,8 +243,12 @@ def notification_create(
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
     )
-    deliveries_create(notification=notification, customer=customer)
-    notification_refresh_status(notification)
+    deliveries = deliveries_create(notification=notification, customer=customer)
+    # No worker can see these deliveries before commit: the status needs no lock here.
+    status = STRATEGIES[strategy].status([d.status for d in deliveries])
+    if status != notification.status:
+        Notification.objects.filter(pk=notification.pk).update(status=status)
+        notification.status = status
     transaction.on_commit(lambda: metrics.NOTIFICATIONS.labels(event).inc())
     return notification
 
@@ -284,13 +304,11 @@ def _idempotent_replay(api_key: Any, idempotency_key: str, fingerprint: str) -> 
 
 
 def notification_for_order(
-    *, customer_id: int, order_id: int, template_key: str, status: str, context: dict[str, Any], event: str
+    *, customer: Customer, order_id: int, template_key: str, status: str, context: dict[str, Any], event: str
 ) -> Notification | None:
-    """The notification of one order event; a second one with the same dedup key is ignored."""
+    """The notification of one order event; a second one with the same dedup key is ignored
+    (the unique constraint decides, inside a savepoint, so a replayed event costs no extra query)."""
     dedup_key = f"order:{order_id}:{status}"
-    if Notification.objects.filter(dedup_key=dedup_key).exists():
-        return None
-    customer = Customer.objects.get(pk=customer_id)
     if event == Event.ORDER_STATUS_CHANGED:
         _supersede_older_status_notifications(order_id=order_id)
     try:

@@ -33,7 +33,7 @@ def order_context(order: Order) -> dict[str, Any]:
 def on_order_created(event: OrderCreated) -> None:
     order = order_get(event.order_id)
     notification_for_order(
-        customer_id=event.customer_id,
+        customer=order.customer,
         order_id=event.order_id,
         template_key="order_created",
         status=event.status,
@@ -46,7 +46,7 @@ def on_order_status_changed(event: OrderStatusChanged) -> None:
     order = order_get(event.order_id)
     context = {**order_context(order), "from_status": event.from_status, "note": event.note}
     notification_for_order(
-        customer_id=event.customer_id,
+        customer=order.customer,
         order_id=event.order_id,
         template_key=f"order_{event.to_status}",
         status=event.to_status,

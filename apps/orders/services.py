@@ -48,11 +48,14 @@ def order_create(
         number=f"NEW-{uuid.uuid4().hex[:24]}",
     )
     order.full_clean(exclude=["number"])
-    try:
-        with transaction.atomic():
-            order.save()
-    except IntegrityError as exc:
-        raise ValidationError({"external_id": ["An order with this external_id exists."]}) from exc
+    if order.external_id is None:
+        order.save()
+    else:
+        try:
+            with transaction.atomic():  # a concurrent insert of the same external_id
+                order.save()
+        except IntegrityError as exc:
+            raise ValidationError({"external_id": ["An order with this external_id exists."]}) from exc
     order.number = order_number(order.pk)
     Order.objects.filter(pk=order.pk).update(number=order.number)
     OrderItem.objects.bulk_create(

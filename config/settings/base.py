@@ -296,3 +296,5 @@ METRICS_TOKEN = env("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 # Which gunicorn instance answered (X-Served-By), for operators and the nginx test.
 INSTANCE_NAME = env("INSTANCE_NAME", default="")
+# Routes the baseline endpoint of `make bench` (/api/v1/bench/insert/); off everywhere else.
+BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)

@@ -4,6 +4,7 @@ import email
 import email.policy
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -48,6 +49,7 @@ class _Handler:
         with self.fake.lock:
             self.fake.messages.append(message)
             self.fake.connections.add(session.peer)
+            self.fake.received_at.append(time.time())
         return "250 Message accepted for delivery"
 
 
@@ -76,6 +78,7 @@ class FakeSMTP:
             self.messages: list[EmailMessage] = []
             self.replies: list[Reply] = []
             self.rcpt_calls = 0
+            self.received_at: list[float] = []
             self.connections: set[Any] = set()
 
     def answer(self, stage: str, reply: str, *, times: float = 1, address: str | None = None) -> None:

@@ -127,7 +127,18 @@ class FakeTelegram:
             self.rules = []
 
     # --- the protocol ---
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "messages": len(self.messages),
+                "rate_limited": self.rate_limited,
+                "first_at": self.messages[0]["at"] if self.messages else None,
+                "last_at": self.messages[-1]["at"] if self.messages else None,
+            }
+
     def handle(self, path: str, params: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if path == "/stats":  # for benchmarks running the fake in its own process
+            return 200, self.stats(), {}
         match = re.fullmatch(r"/bot([^/]+)/([A-Za-z]+)", path)
         if match is None:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found"}, {}
@@ -209,6 +220,7 @@ class FakeTelegram:
                 "text": text,
                 "parse_mode": params.get("parse_mode"),
                 "message_id": message_id,
+                "at": time.time(),
             }
         )
         result = {

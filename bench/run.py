@@ -1,0 +1,348 @@
+"""`make bench`: end-to-end figures on PostgreSQL and Redis, each beside a baseline measured in the
+same run. Bounded (a few minutes). Prints a table and writes bench/results/latest.json.
+
+a. email: N orders -> emails accepted by an aiosmtpd sink in its own process, vs one reused smtplib
+   connection to the same sink;
+b. telegram: a backlog of 600 messages to 600 chats against the fake enforcing 30/s: drain time vs
+   the ideal 20 s, and 429 answers;
+c. API through nginx and gunicorn (2 workers) with wrk: POST /orders/, POST /notifications/send/,
+   and a minimal DRF endpoint inserting one row on the same stack.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import smtplib
+import subprocess
+import sys
+import time
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.fakes.processes import Process  # noqa: E402
+from tests.fakes.smtp import free_port  # noqa: E402
+from tests.fakes.telegram import TOKEN  # noqa: E402
+
+DB = "notifications_bench"
+N_EMAIL = int(os.environ.get("BENCH_EMAILS", "2000"))
+N_TELEGRAM = 600
+WRK_SECONDS = int(os.environ.get("BENCH_WRK_SECONDS", "8"))
+RESULTS = ROOT / "bench" / "results"
+LOGS = RESULTS / "logs"
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+def environment(smtp_port: int, telegram_port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.prod",
+        SECRET_KEY="bench-" + "x" * 50,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SECURE_SSL_REDIRECT="false",
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DB}",
+        REDIS_URL="redis://127.0.0.1:6379/13",
+        CELERY_BROKER_URL="redis://127.0.0.1:6379/12",
+        LOG_LEVEL="WARNING",
+        GUNICORN_ACCESS_LOG="0",
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(smtp_port),
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{telegram_port}",
+        API_THROTTLE_RATE="none",
+        BENCH_ENDPOINTS="1",
+        NOTIFICATION_CUSTOMER_HOURLY_CAP="1000000",
+        PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
+    )
+    return env
+
+
+def fresh_database() -> None:
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB}")
+    for db in (12, 13):
+        redis.Redis(db=db).flushdb()
+
+
+def stats(port: int) -> dict[str, Any]:
+    return dict(httpx.get(f"http://127.0.0.1:{port}/", timeout=5).json())
+
+
+def wait_for_messages(port: int, count: int, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    current = stats(port)
+    while current["messages"] < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+        current = stats(port)
+    return current
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, in MB."""
+    total = 0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for p in pids:
+        status = Path(f"/proc/{p}/status")
+        if status.exists():
+            match = re.search(r"VmRSS:\s+(\d+) kB", status.read_text())
+            total += int(match.group(1)) if match else 0
+    return round(total / 1024, 1)
+
+
+def bench_email(smtp_stats: int, smtp_port: int) -> dict[str, Any]:
+    from apps.customers.models import Customer
+    from apps.orders.services import ItemInput, order_create
+
+    customers = Customer.objects.bulk_create(
+        Customer(name=f"Customer {i}", email=f"c{i}@bench.example", channels=["email"])
+        for i in range(N_EMAIL)
+    )
+    from decimal import Decimal
+
+    items = [ItemInput(sku="MUG", name="Mug", quantity=1, unit_price=Decimal("9.99"))]
+    started = time.time()
+    for customer in customers:
+        order_create(customer=customer, items=items)
+    created = time.time() - started
+    result = wait_for_messages(smtp_stats, N_EMAIL, timeout=240)
+    delivered = result["messages"]
+    seconds = (result["last_at"] or time.time()) - started
+    pipeline_rate = delivered / seconds
+
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "shop@bench.example", "raw@bench.example", "Raw"
+    message.set_content("Hello " * 40)
+    before = stats(smtp_stats)["messages"]
+    raw_started = time.time()
+    with smtplib.SMTP("127.0.0.1", smtp_port) as smtp:
+        for _ in range(N_EMAIL):
+            smtp.send_message(message)
+    raw_seconds = time.time() - raw_started
+    raw_rate = (stats(smtp_stats)["messages"] - before) / raw_seconds
+    return {
+        "orders": N_EMAIL,
+        "delivered": delivered,
+        "order_creation_per_s": round(N_EMAIL / created, 1),
+        "deliveries_per_s": round(pipeline_rate, 1),
+        "raw_smtp_per_s": round(raw_rate, 1),
+        "ratio": round(pipeline_rate / raw_rate, 2),
+    }
+
+
+def bench_telegram(telegram_port: int) -> dict[str, Any]:
+    from django.db import transaction
+
+    from apps.customers.models import Customer
+    from apps.notifications.services import MessageSource, notification_create
+
+    customers = Customer.objects.bulk_create(
+        Customer(name=f"Chat {i}", telegram_chat_id=str(10_000_000 + i), channels=["telegram"])
+        for i in range(N_TELEGRAM)
+    )
+    source = MessageSource(message="Hello {{ customer.name }}, your order is on its way")
+    with transaction.atomic():
+        for customer in customers:
+            notification_create(customer=customer, event="custom", source=source, channels=["telegram"])
+    started = time.time()
+    result = wait_for_messages(telegram_port, N_TELEGRAM, timeout=120)
+    drain = (result["last_at"] or time.time()) - started
+    return {
+        "messages": result["messages"],
+        "drain_seconds": round(drain, 1),
+        "per_s": round(result["messages"] / drain, 1),
+        "ideal_seconds": N_TELEGRAM / 30,
+        "ratio_to_ideal": round((N_TELEGRAM / 30) / drain, 2),
+        "http_429": result["rate_limited"],
+    }
+
+
+LUA = """
+wrk.method = "POST"
+wrk.body = [[{body}]]
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Api-Key {key}"
+"""
+
+
+def wrk(url: str, key: str, body: str, name: str) -> dict[str, Any]:
+    script = LOGS / f"{name}.lua"
+    script.write_text(LUA.format(body=body, key=key))
+    out = subprocess.run(
+        ["wrk", "-t2", "-c16", f"-d{WRK_SECONDS}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        timeout=WRK_SECONDS + 60,
+    ).stdout
+    (LOGS / f"{name}.wrk.txt").write_text(out)
+
+    def latency(label: str) -> float:
+        match = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out)
+        if not match:
+            return float("nan")
+        value, unit = float(match.group(1)), match.group(2)
+        return round(value / 1000 if unit == "us" else value * 1000 if unit == "s" else value, 2)
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {
+        "req_per_s": rps,
+        "p50_ms": latency("50%"),
+        "p99_ms": latency("99%"),
+        "errors": (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, errors.groups())) if errors else 0),
+    }
+
+
+def bench_api(env: dict[str, str]) -> dict[str, Any]:
+    from apps.api_gateway.services import api_key_create
+    from apps.customers.models import Customer
+
+    _, key = api_key_create(name="bench")
+    customer = Customer.objects.create(name="Load", email="load@bench.example", channels=["email"])
+    web_port, nginx_port = free_port(), free_port()
+    web = Process(
+        [str(ROOT / "bin" / "start"), "web"],
+        env={**env, "WEB_PORT": str(web_port), "WEB_CONCURRENCY": "2"},
+        log_path=LOGS / "gunicorn.log",
+    ).start()
+    conf = (ROOT / "nginx" / "nginx.conf").read_text()
+    conf = re.sub(
+        r"    upstream gateway \{.*?\n    \}",
+        f"    upstream gateway {{\n        server 127.0.0.1:{web_port};\n        keepalive 32;\n    }}",
+        conf,
+        flags=re.S,
+    )
+    conf = conf.replace("listen 80;", f"listen 127.0.0.1:{nginx_port};").replace(
+        "rate=50r/s", "rate=100000r/s"
+    )
+    conf = conf.replace("access_log /dev/stdout;", "access_log off;")
+    (LOGS / "nginx.conf").write_text(conf)
+    nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
+    nginx = Process(
+        [
+            nginx_bin,
+            "-p",
+            str(LOGS),
+            "-c",
+            str(LOGS / "nginx.conf"),
+            "-g",
+            f"daemon off; pid {LOGS}/nginx.pid;",
+        ],
+        env=env,
+        log_path=LOGS / "nginx.log",
+    ).start()
+    base = f"http://127.0.0.1:{nginx_port}"
+    for _ in range(100):
+        try:
+            httpx.get(f"{base}/health/db/", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    order = json.dumps(
+        {
+            "customer": customer.pk,
+            "items": [{"sku": "MUG", "name": "Mug", "quantity": 2, "unit_price": "12.49"}],
+        }
+    )
+    send = json.dumps(
+        {"customer": customer.pk, "message": "Hello {{ customer.name }}", "channels": ["email"]}
+    )
+    try:
+        results = {
+            "baseline_insert": wrk(f"{base}/api/v1/bench/insert/", key, "{}", "baseline"),
+            "create_order": wrk(f"{base}/api/v1/orders/", key, order, "orders"),
+            "send_notification": wrk(f"{base}/api/v1/notifications/send/", key, send, "send"),
+        }
+    finally:
+        nginx.stop(signal.SIGQUIT)
+        web.stop()
+    baseline = results["baseline_insert"]["req_per_s"]
+    for name in ("create_order", "send_notification"):
+        results[name]["ratio_to_baseline"] = round(results[name]["req_per_s"] / baseline, 2)
+    return results
+
+
+def main() -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    LOGS.mkdir(parents=True, exist_ok=True)
+    smtp_port, smtp_stats, telegram_port, telegram_stats = (free_port() for _ in range(4))
+    env = environment(smtp_port, telegram_port)
+    log("fresh database and Redis databases 12 and 13")
+    fresh_database()
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    servers = [
+        Process([sys.executable, "-m", "bench.servers", "smtp", str(smtp_port), str(smtp_stats)], env=env,
+                log_path=LOGS / "smtp.log").start(),
+        Process([sys.executable, "-m", "bench.servers", "telegram", str(telegram_port), str(telegram_stats)],
+                env=env, log_path=LOGS / "telegram.log").start(),
+    ]  # fmt: skip
+    time.sleep(1.5)
+    worker = Process(
+        [str(ROOT / "bin" / "start"), "worker"],
+        env={**env, "WORKER_CONCURRENCY": "2"},
+        log_path=LOGS / "worker.log",
+    ).start()
+    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}}
+    try:
+        time.sleep(3)
+        log(f"a. end-to-end email, {N_EMAIL} orders")
+        results["email"] = bench_email(smtp_stats, smtp_port)
+        results["peak_rss_mb"] = {"worker": rss_mb(worker.process.pid)}  # type: ignore[union-attr]
+        log(f"b. telegram backlog, {N_TELEGRAM} chats")
+        results["telegram"] = bench_telegram(telegram_stats)
+    finally:
+        worker.stop()
+    log("c. API through nginx + gunicorn (2 workers), wrk -t2 -c16")
+    results["api"] = bench_api(env)
+    for server in servers:
+        server.stop()
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
+    print_table(results)
+
+
+def print_table(r: dict[str, Any]) -> None:
+    e, t, a = r["email"], r["telegram"], r["api"]
+    rows = [
+        ("email end-to-end", f"{e['deliveries_per_s']}/s", f"raw smtplib {e['raw_smtp_per_s']}/s", e["ratio"]),
+        ("  order creation (1 process)", f"{e['order_creation_per_s']}/s", "", ""),
+        ("telegram 600 chats", f"{t['drain_seconds']} s ({t['per_s']}/s, {t['http_429']} x 429)",
+         f"ideal {t['ideal_seconds']} s", t["ratio_to_ideal"]),
+    ]  # fmt: skip
+    for name in ("create_order", "send_notification"):
+        x = a[name]
+        rows.append((f"API {name}", f"{x['req_per_s']}/s p50 {x['p50_ms']} ms p99 {x['p99_ms']} ms err {x['errors']}",
+                     f"baseline {a['baseline_insert']['req_per_s']}/s", x["ratio_to_baseline"]))  # fmt: skip
+    b = a["baseline_insert"]
+    rows.append(
+        ("API baseline insert", f"{b['req_per_s']}/s p50 {b['p50_ms']} ms p99 {b['p99_ms']} ms", "", "")
+    )
+    print()
+    print(f"{'benchmark':32} {'measured':52} {'beside it':28} ratio")
+    for name, measured, beside, ratio in rows:
+        print(f"{name:32} {measured:52} {beside:28} {ratio}")
+    print(f"\nresults: {RESULTS / 'latest.json'}")
+
+
+if __name__ == "__main__":
+    main()
