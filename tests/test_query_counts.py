@@ -1,0 +1,67 @@
+"""No N+1 queries: the API and the delivery path issue a bounded number of queries whatever the size
+of what they return or send."""
+
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.customers.models import Customer
+from apps.notifications.models import Delivery
+from apps.notifications.services import MessageSource, delivery_send, notification_create
+
+pytestmark = pytest.mark.django_db
+
+
+def test_creating_an_order_with_its_notification(
+    api: APIClient, make_customer: Any, django_assert_max_num_queries: Any
+) -> None:
+    customer = make_customer(email="q@example.com", telegram_chat_id=5)
+    items = [{"sku": f"S{i}", "name": "x", "quantity": 1, "unit_price": "1.00"} for i in range(20)]
+
+    with django_assert_max_num_queries(22):
+        response = api.post("/api/v1/orders/", {"customer": customer["id"], "items": items}, format="json")
+
+    assert response.status_code == 201
+
+
+def test_order_detail_does_not_grow_with_items_and_notifications(
+    api: APIClient, make_order: Any, django_assert_max_num_queries: Any
+) -> None:
+    items = [{"sku": f"S{i}", "name": "x", "quantity": 1, "unit_price": "1.00"} for i in range(30)]
+    order = make_order(items=items)
+    for status in ("confirmed", "processing", "shipped"):
+        api.put(f"/api/v1/orders/{order['id']}/status/", {"status": status}, format="json")
+
+    with django_assert_max_num_queries(8):
+        response = api.get(f"/api/v1/orders/{order['id']}/")
+
+    assert len(response.json()["items"]) == 30
+    assert len(response.json()["notifications"]) == 4
+
+
+@pytest.mark.parametrize("url", ["/api/v1/customers/", "/api/v1/orders/", "/api/v1/notifications/history/"])
+def test_lists_do_not_grow_with_their_rows(
+    api: APIClient, make_order: Any, django_assert_max_num_queries: Any, url: str
+) -> None:
+    for _ in range(15):
+        make_order()
+
+    with django_assert_max_num_queries(7):
+        response = api.get(url, {"page_size": 50})
+
+    assert len(response.json()["results"]) == 15
+
+
+def test_sending_one_delivery(django_assert_max_num_queries: Any, settings: Any) -> None:
+    customer = Customer.objects.create(name="Q", email="q@example.com", channels=["email"])
+    notification = notification_create(
+        customer=customer, event="custom", source=MessageSource(message="Hi"), channels=["email"]
+    )
+    delivery = Delivery.objects.get(notification=notification, channel="email")
+
+    with django_assert_max_num_queries(9):
+        delivery_send(delivery_id=delivery.pk)
+
+    delivery.refresh_from_db()
+    assert delivery.status == "sent"
