@@ -249,12 +249,13 @@ def bench_api(env: dict[str, str]) -> dict[str, Any]:
         log_path=LOGS / "nginx.log",
     ).start()
     base = f"http://127.0.0.1:{nginx_port}"
-    for _ in range(100):
+    for _ in range(300):  # until gunicorn itself answers through nginx (nginx alone answers 503)
         try:
-            httpx.get(f"{base}/health/db/", timeout=1)
-            break
+            if httpx.get(f"{base}/health/db/", timeout=1).status_code == 200:
+                break
         except httpx.TransportError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     order = json.dumps(
         {
             "customer": customer.pk,
