@@ -114,9 +114,12 @@ class CeleryWorker:
             time.sleep(0.2)
         raise RuntimeError(f"celery worker did not become ready: {self.log_tail()}")
 
-    def ensure_running(self) -> None:
+    def ensure_running(self, *, purge: bool = True) -> bool:
+        """Start the worker if it is not running (as a supervisor would); True when it had to."""
         if self.process is None or self.process.poll() is not None:
-            self.start()
+            self.start(purge=purge)
+            return True
+        return False
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Kill the whole worker (main process and its pool children) at once."""
