@@ -16,8 +16,14 @@ class PageNumberPagination(pagination.PageNumberPagination):
 
 
 def paginated_response(
-    *, request: Request, view: APIView, queryset: QuerySet[Any], serializer_class: type[Serializer[Any]]
+    *,
+    request: Request,
+    view: APIView,
+    queryset: QuerySet[Any],
+    serializer_class: type[Serializer[Any]],
+    paginator_class: type[pagination.BasePagination] = PageNumberPagination,
 ) -> Response:
-    paginator = PageNumberPagination()
+    """One page of `queryset`, serialized, in the list envelope of the paginator."""
+    paginator = paginator_class()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)

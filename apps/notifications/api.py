@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.api_gateway.exceptions import UnprocessableEntity
+from apps.api_gateway.pagination import paginated_response
 from apps.api_gateway.serializers import StrictCharField, validated
 from apps.customers.models import Customer
 from apps.notifications.models import Delivery, Notification, NotificationStatus, Priority, Strategy
@@ -159,9 +160,13 @@ class DeadLetterListApi(APIView):
     @extend_schema(parameters=[DeadLetterFilterSerializer], responses=DeadLetterOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         filters = validated(DeadLetterFilterSerializer, request.query_params)
-        paginator = DeadLetterPagination()
-        page = paginator.paginate_queryset(dead_letters(**filters), request, view=self)
-        return paginator.get_paginated_response(DeadLetterOutputSerializer(page, many=True).data)
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=dead_letters(**filters),
+            serializer_class=DeadLetterOutputSerializer,
+            paginator_class=DeadLetterPagination,
+        )
 
 
 class DeadLetterReplayApi(APIView):
@@ -214,6 +219,10 @@ class NotificationHistoryApi(APIView):
             created_after=filters.get("created_after"),
             created_before=filters.get("created_before"),
         )
-        paginator = HistoryPagination()
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(NotificationOutputSerializer(page, many=True).data)
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=queryset,
+            serializer_class=NotificationOutputSerializer,
+            paginator_class=HistoryPagination,
+        )
