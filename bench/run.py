@@ -173,6 +173,47 @@ def bench_telegram(telegram_port: int) -> dict[str, Any]:
     }
 
 
+N_BROADCAST = int(os.environ.get("BENCH_BROADCAST", "20000"))
+BROADCAST_OBSERVE_SECONDS = 30
+
+
+def bench_broadcast(env: dict[str, str], smtp_stats: int, worker_pid: int) -> dict[str, Any]:
+    """The broadcast command for N customers: time to write and enqueue, peak memory, and the delivery
+    rate over the first seconds (delivering all of them would take minutes at that rate)."""
+    import resource
+
+    from apps.customers.models import Customer
+
+    Customer.objects.bulk_create(
+        (
+            Customer(name=f"Reader {i}", email=f"r{i}@bench.example", channels=["email"])
+            for i in range(N_BROADCAST)
+        ),
+        batch_size=2000,
+    )
+    before = stats(smtp_stats)["messages"]
+    started = time.monotonic()
+    subprocess.run(
+        [sys.executable, "manage.py", "broadcast", "--subject", "News", "--message", "Hello {{ customer.name }}",
+         "--channel", "email"],
+        cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    enqueue_seconds = time.monotonic() - started
+    command_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    time.sleep(BROADCAST_OBSERVE_SECONDS)
+    delivered = stats(smtp_stats)["messages"] - before
+    rate = delivered / (time.monotonic() - started)
+    customers = Customer.objects.count()
+    return {
+        "customers": customers,
+        "enqueue_seconds": round(enqueue_seconds, 1),
+        "delivered_in_first_seconds": delivered,
+        "delivery_per_s": round(rate, 1),
+        "estimated_delivery_seconds": round(customers / rate, 0) if rate else None,
+        "peak_rss_mb": {"command": round(command_rss, 1), "worker": rss_mb(worker_pid)},
+    }
+
+
 LUA = """
 wrk.method = "POST"
 wrk.body = [[{body}]]
@@ -312,6 +353,10 @@ def main() -> None:
         results["peak_rss_mb"] = {"worker": rss_mb(worker.process.pid)}  # type: ignore[union-attr]
         log(f"b. telegram backlog, {N_TELEGRAM} chats")
         results["telegram"] = bench_telegram(telegram_stats)
+        log(
+            f"d. broadcast to every customer ({N_BROADCAST} more), observed for {BROADCAST_OBSERVE_SECONDS} s"
+        )
+        results["broadcast"] = bench_broadcast(env, smtp_stats, worker.process.pid)  # type: ignore[union-attr]
     finally:
         worker.stop()
     log("c. API through nginx + gunicorn (2 workers), wrk -t2 -c16")
@@ -338,6 +383,9 @@ def print_table(r: dict[str, Any]) -> None:
     rows.append(
         ("API baseline insert", f"{b['req_per_s']}/s p50 {b['p50_ms']} ms p99 {b['p99_ms']} ms", "", "")
     )
+    d = r["broadcast"]
+    rows.append((f"broadcast {d['customers']} customers", f"enqueued in {d['enqueue_seconds']} s, RSS {d['peak_rss_mb']}",
+                 f"delivering {d['delivery_per_s']}/s", f"~{d['estimated_delivery_seconds']} s"))  # fmt: skip
     print()
     print(f"{'benchmark':32} {'measured':52} {'beside it':28} ratio")
     for name, measured, beside, ratio in rows:

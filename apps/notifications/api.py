@@ -27,6 +27,7 @@ from apps.notifications.services import (
     notification_send,
     validate_template_key,
 )
+from apps.notifications.tasks import broadcast as broadcast_task
 from apps.orders.models import Order
 
 
@@ -73,8 +74,9 @@ def order_notifications(order: Order) -> list[dict[str, Any]]:
     return list(NotificationOutputSerializer(notifications_of_order(order.pk), many=True).data)
 
 
-class SendInputSerializer(serializers.Serializer):
-    customer = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+class MessageInputSerializer(serializers.Serializer):
+    """What to send and how: shared by single sends and broadcasts."""
+
     template = StrictCharField(required=False, max_length=64)
     subject = StrictCharField(required=False, allow_blank=True, max_length=255)
     message = StrictCharField(required=False, max_length=20_000)
@@ -100,9 +102,27 @@ class SendInputSerializer(serializers.Serializer):
                 template_check(attrs.get(field, ""))
             except TemplateError as exc:
                 raise serializers.ValidationError({field: [f"Not a valid template: {exc}"]}) from None
+        return attrs
+
+
+class SendInputSerializer(MessageInputSerializer):
+    customer = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
         if not Customer.objects.filter(pk=attrs["customer"]).exists():
             raise serializers.ValidationError({"customer": ["No customer with this id."]})
         return attrs
+
+
+class BroadcastInputSerializer(MessageInputSerializer):
+    customers = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        allow_empty=False,
+        max_length=1_000_000,
+        help_text="Customer ids; every customer when absent.",
+    )
 
 
 class HistoryFilterSerializer(serializers.Serializer):
@@ -200,6 +220,14 @@ class NotificationSendApi(APIView):
             raise IdempotencyKeyReused() from None
         body = NotificationOutputSerializer(notification_get(notification.pk)).data
         return Response(body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+
+
+class NotificationBroadcastApi(APIView):
+    @extend_schema(request=BroadcastInputSerializer, responses={202: dict})
+    def post(self, request: Request) -> Response:
+        data = validated(BroadcastInputSerializer, request.data)
+        broadcast_task.delay(data)
+        return Response({"status": "accepted"}, status=status.HTTP_202_ACCEPTED)
 
 
 class NotificationStatusApi(APIView):

@@ -5,6 +5,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -130,9 +131,14 @@ def _is_duplicate(customer: Customer, channel: str, digest: str) -> bool:
     )
 
 
-def _delivery_build(
-    notification: Notification, customer: Customer, plan: ChannelPlan, capped: bool
+def delivery_build(
+    notification: Notification,
+    customer: Customer,
+    plan: ChannelPlan,
+    capped: bool,
+    is_duplicate: Callable[[Customer, str, str], bool] = _is_duplicate,
 ) -> Delivery:
+    """An unsaved delivery: rendered and queued, or skipped with its reason."""
     delivery = Delivery(notification=notification, channel=plan.channel, address=plan.address)
     reason = plan.skip_reason or (SkipReason.RATE_LIMITED if capped else "")
     rendered = (
@@ -145,9 +151,7 @@ def _delivery_build(
     if rendered is not None:
         delivery.content_hash = content_hash(plan.channel, rendered)
         # Order events are deduplicated by their key; the window is for repeated API sends.
-        if notification.event == Event.CUSTOM and _is_duplicate(
-            customer, plan.channel, delivery.content_hash
-        ):
+        if notification.event == Event.CUSTOM and is_duplicate(customer, plan.channel, delivery.content_hash):
             reason = SkipReason.DUPLICATE
     if reason or rendered is None:
         delivery.status = DeliveryStatus.SKIPPED
@@ -177,16 +181,20 @@ def deliveries_create(*, notification: Notification, customer: Customer, start: 
     plans = strategy.plan(customer, notification.channels, start)
     capped = start == 0 and _over_hourly_cap(notification, customer)
     deliveries = Delivery.objects.bulk_create(
-        [_delivery_build(notification, customer, p, capped) for p in plans]
+        [delivery_build(notification, customer, p, capped) for p in plans]
     )
+    deliveries_after_commit(deliveries, priority=notification.priority)
+    return deliveries
+
+
+def deliveries_after_commit(deliveries: list[Delivery], *, priority: str) -> None:
+    """Once committed: count the skipped ones, hand the queued ones to the broker."""
     skipped = [d.channel for d in deliveries if d.status == DeliveryStatus.SKIPPED]
     if skipped:
         transaction.on_commit(lambda: _count_final(skipped, DeliveryStatus.SKIPPED))
     queued = [d for d in deliveries if d.status == DeliveryStatus.QUEUED]
     if queued:
-        priority = notification.priority
         transaction.on_commit(lambda: deliveries_enqueue(queued, priority=priority))
-    return deliveries
 
 
 def _count_final(channels: list[str], status: str) -> None:

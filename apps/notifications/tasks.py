@@ -1,8 +1,10 @@
 """Celery tasks: thin wrappers that take ids and call a service."""
 
+from typing import Any
+
 from celery import shared_task
 
-from apps.notifications.services import delivery_send
+from apps.notifications.services import MessageSource, delivery_send
 from apps.notifications.services import outbox_sweep as sweep
 
 
@@ -16,3 +18,23 @@ def deliver(delivery_id: int) -> None:
 @shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
 def outbox_sweep() -> dict[str, int]:
     return sweep()
+
+
+@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
+def broadcast(data: dict[str, Any]) -> dict[str, Any]:
+    """A validated broadcast request (see BroadcastInputSerializer), written in chunks."""
+    from apps.notifications.broadcast import broadcast_send
+
+    result = broadcast_send(
+        source=MessageSource(
+            template_key=data.get("template") or "",
+            subject=data.get("subject") or "",
+            message=data.get("message") or "",
+        ),
+        context=data.get("context") or {},
+        channels=data.get("channels"),
+        strategy=data.get("strategy") or "all",
+        priority=data.get("priority") or "normal",
+        customer_ids=data.get("customers"),
+    )
+    return result.as_dict()
