@@ -27,6 +27,9 @@ from apps.notifications.services import (
 )
 from apps.notifications.strategies import STRATEGIES, candidate_channels
 
+# Deliveries per Celery task: publishing one message per delivery was most of a broadcast's cost.
+BROADCAST_TASK_BATCH = 20
+
 
 @dataclass
 class BroadcastResult:
@@ -140,6 +143,6 @@ def _send_chunk(
     for status, notification_ids in by_status.items():
         if status != Notification._meta.get_field("status").default:
             Notification.objects.filter(pk__in=notification_ids).update(status=status)
-    deliveries_after_commit(deliveries, priority=priority)
+    deliveries_after_commit(deliveries, priority=priority, batch_size=BROADCAST_TASK_BATCH)
     result.notifications += len(notifications)
     result.deliveries.update(d.skip_reason or d.status for d in deliveries)

@@ -187,14 +187,14 @@ def deliveries_create(*, notification: Notification, customer: Customer, start: 
     return deliveries
 
 
-def deliveries_after_commit(deliveries: list[Delivery], *, priority: str) -> None:
+def deliveries_after_commit(deliveries: list[Delivery], *, priority: str, batch_size: int = 1) -> None:
     """Once committed: count the skipped ones, hand the queued ones to the broker."""
     skipped = [d.channel for d in deliveries if d.status == DeliveryStatus.SKIPPED]
     if skipped:
         transaction.on_commit(lambda: _count_final(skipped, DeliveryStatus.SKIPPED))
     queued = [d for d in deliveries if d.status == DeliveryStatus.QUEUED]
     if queued:
-        transaction.on_commit(lambda: deliveries_enqueue(queued, priority=priority))
+        transaction.on_commit(lambda: deliveries_enqueue(queued, priority=priority, batch_size=batch_size))
 
 
 def _count_final(channels: list[str], status: str) -> None:
@@ -353,23 +353,34 @@ def notification_refresh_status(notification: Notification) -> None:
 TASK_PRIORITY = {"high": 0, "normal": 6}
 
 
-def deliveries_enqueue(deliveries: list[Delivery], *, countdown: float = 0, priority: str = "normal") -> None:
-    """Hand deliveries to the broker. Failure is logged, not raised: the rows are committed, and the
-    outbox sweep sends them once the broker is back."""
+def deliveries_enqueue(
+    deliveries: list[Delivery], *, countdown: float = 0, priority: str = "normal", batch_size: int = 1
+) -> None:
+    """Hand deliveries to the broker, one task each, or `batch_size` ids per task for bulk work (a
+    broadcast, the sweep): publishing is most of the cost of writing a broadcast. Failure is logged,
+    not raised: the rows are committed, and the outbox sweep sends them once the broker is back."""
     from apps.notifications.tasks import deliver as deliver_task
+    from apps.notifications.tasks import deliver_many as deliver_many_task
 
-    failed = []
+    by_channel: dict[str, list[int]] = {}
     for delivery in deliveries:
-        try:
-            deliver_task.apply_async(
-                args=[delivery.pk],
-                queue=f"notifications.{delivery.channel}",
-                countdown=countdown,
-                priority=TASK_PRIORITY.get(priority, 6),
-                retry=False,
-            )
-        except Exception:  # kombu/redis raise many kinds; any of them means "not enqueued now"
-            failed.append(delivery.pk)
+        by_channel.setdefault(delivery.channel, []).append(delivery.pk)
+    failed = []
+    for channel, ids in by_channel.items():
+        for start in range(0, len(ids), batch_size):
+            batch = ids[start : start + batch_size]
+            task = deliver_task if len(batch) == 1 else deliver_many_task
+            args: list[Any] = [batch[0]] if len(batch) == 1 else [batch]
+            try:
+                task.apply_async(
+                    args=args,
+                    queue=f"notifications.{channel}",
+                    countdown=countdown,
+                    priority=TASK_PRIORITY.get(priority, 6),
+                    retry=False,
+                )
+            except Exception:  # kombu/redis raise many kinds; any of them means "not enqueued now"
+                failed += batch
     if failed:
         logger.warning("Could not enqueue %d deliveries (broker down?); the outbox sweep will", len(failed))
         try:
@@ -661,13 +672,15 @@ def outbox_sweep() -> dict[str, int]:
         for priority in ("high", "normal"):
             batch = [d for d in due if d.notification.priority == priority]
             if batch:
-                deliveries_enqueue(batch, priority=priority)
+                deliveries_enqueue(batch, priority=priority, batch_size=SWEEP_TASK_BATCH)
     if reclaimed or due:
         logger.warning("Outbox sweep: %d stuck deliveries reclaimed, %d re-enqueued", reclaimed, len(due))
     return {"reclaimed": reclaimed, "enqueued": len(due)}
 
 
 SWEEP_BATCH = 5000
+# Deliveries per task when the sweep or a broadcast enqueues many at once.
+SWEEP_TASK_BATCH = 20
 
 
 @transaction.atomic

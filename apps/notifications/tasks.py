@@ -15,6 +15,18 @@ def deliver(delivery_id: int) -> None:
     delivery_send(delivery_id=delivery_id)
 
 
+@shared_task(
+    acks_late=True, reject_on_worker_lost=True, ignore_result=True, soft_time_limit=600, time_limit=660
+)
+def deliver_many(delivery_ids: list[int]) -> None:
+    """Several deliveries of one channel, one after the other (bulk work: broadcasts, the sweep).
+
+    Each is claimed on its own, so a redelivered or overlapping batch never sends one twice.
+    """
+    for delivery_id in delivery_ids:
+        delivery_send(delivery_id=delivery_id)
+
+
 @shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
 def outbox_sweep() -> dict[str, int]:
     return sweep()
