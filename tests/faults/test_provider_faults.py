@@ -145,3 +145,27 @@ def test_telegram_outage_opens_the_circuit_and_everything_arrives_after(fake_tel
     bound = settings.CIRCUIT_FAILURE_THRESHOLD + 2 + int(10 / cooldown) + 1
     print(f"\ncircuit: {fake_telegram.failed_calls} provider calls failed during the outage (bound {bound})")
     assert 0 < fake_telegram.failed_calls <= bound
+
+
+def test_unparsable_html_is_resent_once_as_plain_text(grace: Customer, fake_telegram: FakeTelegram) -> None:
+    fake_telegram.fail(400, "Bad Request: can't parse entities: unsupported start tag", chat_id=CHAT)
+
+    notification = send(grace, "Tom & Jerry <3", channels=["telegram"])
+
+    assert wait_for(lambda: finished(notification))
+    [message] = fake_telegram.messages
+    assert message["parse_mode"] is None
+    assert message["text"] == "Tom & Jerry <3"
+    assert Delivery.objects.get(notification=notification).attempts == 1
+
+
+def test_one_smtp_connection_per_worker_process_is_reused(fake_smtp: FakeSMTP) -> None:
+    customers = Customer.objects.bulk_create(
+        Customer(name=f"R{i}", email=f"r{i}@example.com", channels=["email"]) for i in range(30)
+    )
+
+    notifications = [send(c, f"Message {i}") for i, c in enumerate(customers)]
+
+    assert wait_for(lambda: all(finished(n) for n in notifications))
+    assert len(fake_smtp.messages) == 30
+    assert len(fake_smtp.connections) <= 2  # the worker runs 2 processes: one connection each
