@@ -1,4 +1,4 @@
-"""Gateway views: the health probe and JSON error pages for paths outside DRF views."""
+"""JSON error pages for paths outside DRF views (the API, health, metrics), even with DEBUG on."""
 
 from typing import Any
 
