@@ -13,13 +13,13 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.api_gateway import metrics
 from apps.customers.models import Customer
 from apps.customers.services import customer_change_contact, customer_mark_unreachable
-from apps.notifications.channels import ChannelError, OutgoingMessage, channel_factory
+from apps.notifications.channels import ChannelError, OutgoingMessage, TransientError, channel_factory
 from apps.notifications.circuits import breaker_for
 from apps.notifications.models import (
     AttemptOutcome,
@@ -511,6 +511,11 @@ def delivery_send(*, delivery_id: int) -> None:
         provider_id = channel.send(message)
     except ChannelError as exc:
         error = exc
+    except Exception as exc:
+        # A bug or an unforeseen library error must not leave the delivery in `sending` for the sweep
+        # to hand back again and again: it is an attempt like any other, and the budget ends it.
+        logger.exception("delivery %s: unexpected error from the %s channel", delivery.pk, delivery.channel)
+        error = TransientError(f"{exc.__class__.__name__}: {exc}", code="internal_error")
     duration_ms = int((time.perf_counter() - started) * 1000)
     if error is not None and error.transient and error.retry_after is None:
         breaker.record_failure()
@@ -647,17 +652,54 @@ def _delivery_finish_skipped(delivery: Delivery, reason: str) -> None:
     notification_refresh_status(delivery.notification)
 
 
+@transaction.atomic
+def _reclaim_abandoned(now: Any) -> int:
+    """Deliveries left in `sending` by a worker that died. The provider may have been called, so the
+    lost call counts as an attempt (recorded as `worker_lost`): a message that kills its worker every
+    time still ends in `failed` instead of circling forever."""
+    stuck = list(
+        Delivery.objects.select_for_update(skip_locked=True)
+        .filter(
+            status=DeliveryStatus.SENDING,
+            claimed_at__lt=now - timedelta(seconds=settings.NOTIFICATION_SENDING_TIMEOUT),
+        )
+        .values_list("pk", "claimed_at", "attempts")
+    )
+    if not stuck:
+        return 0
+    DeliveryAttempt.objects.bulk_create(
+        DeliveryAttempt(
+            delivery_id=pk,
+            started_at=claimed_at or now,
+            duration_ms=0,
+            outcome=AttemptOutcome.TRANSIENT_ERROR,
+            error_code="worker_lost",
+            error_text="The worker stopped while sending; the outcome is unknown.",
+        )
+        for pk, claimed_at, _ in stuck
+    )
+    exhausted = [pk for pk, _, attempts in stuck if attempts + 1 >= settings.NOTIFICATION_MAX_ATTEMPTS]
+    common = {"claimed_at": None, "attempts": F("attempts") + 1, "updated_at": now}
+    Delivery.objects.filter(pk__in=[pk for pk, _, _ in stuck]).exclude(pk__in=exhausted).update(
+        status=DeliveryStatus.RETRYING, next_attempt_at=now, enqueued_at=None, **common
+    )
+    if exhausted:
+        Delivery.objects.filter(pk__in=exhausted).update(
+            status=DeliveryStatus.FAILED, last_error="worker_lost: the worker stopped while sending", **common
+        )
+        for notification_id in set(
+            Delivery.objects.filter(pk__in=exhausted).values_list("notification_id", flat=True)
+        ):
+            notification_refresh_status(Notification(pk=notification_id))
+    return len(stuck)
+
+
 def outbox_sweep() -> dict[str, int]:
     """Recover what the happy path dropped: deliveries stuck in `sending` (their worker died) and due
     deliveries the broker never got or lost. Safe beside running workers: it only re-enqueues, and
     the conditional claim still lets one worker send each delivery."""
     now = timezone.now()
-    reclaimed = Delivery.objects.filter(
-        status=DeliveryStatus.SENDING,
-        claimed_at__lt=now - timedelta(seconds=settings.NOTIFICATION_SENDING_TIMEOUT),
-    ).update(
-        status=DeliveryStatus.RETRYING, claimed_at=None, next_attempt_at=now, enqueued_at=None, updated_at=now
-    )
+    reclaimed = _reclaim_abandoned(now)
     stale = now - timedelta(seconds=settings.NOTIFICATION_REENQUEUE_AFTER)
     due = list(
         Delivery.objects.filter(

@@ -128,3 +128,49 @@ def test_replay_dead_letters_command(dead: list[Delivery]) -> None:
     assert "3 dead letters (dry run" in dry.getvalue()
     assert "Replayed 1 dead letters" in out.getvalue()
     assert Delivery.objects.filter(status="failed").count() == 2
+
+
+def test_an_unexpected_channel_error_spends_attempts_and_ends_in_failed(ada: Customer, settings: Any) -> None:
+    from apps.notifications.channels import channel_factory
+    from apps.notifications.services import delivery_send
+
+    settings.NOTIFICATION_CHANNELS = {"email": "tests.fakes.channels.ExplodingEmailChannel"}
+    settings.NOTIFICATION_MAX_ATTEMPTS = 2
+    channel_factory.reset()
+    try:
+        delivery = email_of(send(ada, "Hello"))
+        delivery_send(delivery_id=delivery.pk)
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.attempts) == ("retrying", 1)
+        assert delivery.last_error == "internal_error: RuntimeError: boom"
+
+        Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=delivery.created_at)
+        delivery_send(delivery_id=delivery.pk)
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.attempts) == ("failed", 2)
+    finally:
+        channel_factory.reset()
+
+
+def test_sweep_counts_a_lost_send_as_an_attempt(ada: Customer, settings: Any) -> None:
+    from apps.notifications.models import DeliveryAttempt
+    from apps.notifications.services import outbox_sweep
+
+    settings.NOTIFICATION_SENDING_TIMEOUT = 0
+    settings.NOTIFICATION_MAX_ATTEMPTS = 2
+    delivery = email_of(send(ada, "Hello"))
+    stuck = {"status": "sending", "claimed_at": delivery.created_at}
+
+    Delivery.objects.filter(pk=delivery.pk).update(**stuck)
+    outbox_sweep()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("retrying", 1)
+
+    Delivery.objects.filter(pk=delivery.pk).update(**stuck)
+    outbox_sweep()
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("failed", 2)
+    assert list(DeliveryAttempt.objects.filter(delivery=delivery).values_list("error_code", flat=True)) == [
+        "worker_lost",
+        "worker_lost",
+    ]

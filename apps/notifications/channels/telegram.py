@@ -8,7 +8,7 @@ import httpx
 from django.conf import settings
 
 from apps.notifications.channels.base import Channel, OutgoingMessage, PermanentError, TransientError
-from core.patterns.rate_limit import Limit, acquire
+from core.patterns.rate_limit import Limit, RateLimitUnavailable, acquire
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +88,11 @@ class TelegramChannel(Channel):
             if index:
                 # Once the first part is out, waiting for the rate limits here is better than failing
                 # the attempt and sending that part twice.
-                while (wait := self.reserve(message.address)) > 0:
-                    time.sleep(wait)
+                try:
+                    while (wait := self.reserve(message.address)) > 0:
+                        time.sleep(wait)
+                except RateLimitUnavailable:
+                    raise TransientError("Rate limiter unavailable", code="ratelimit_unavailable") from None
             try:
                 result = self._send_part(message.address, part, first=index == 0)
             except PermanentError as exc:
