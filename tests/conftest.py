@@ -13,12 +13,13 @@ from rest_framework.test import APIClient
 
 from apps.api_gateway.services import api_key_create
 from apps.notifications.channels import channel_factory
+from apps.notifications.models import Delivery
 from apps.orders.events import OrderCreated, OrderStatusChanged
 from core.patterns.observer import event_bus
 from core.utils.net import port_open
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.telegram import FakeTelegram
-from tests.fakes.worker import CeleryWorker, provider_settings, seed_default_templates, worker_env
+from tests.fakes.worker import CeleryWorker, provider_settings, seed_default_templates, wait_for, worker_env
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -189,3 +190,10 @@ def integration(
     celery_worker_process.ensure_running()
     yield celery_worker_process
     channel_factory.reset()
+    # Let the worker finish with this test's rows before pytest-django truncates the tables: a worker
+    # transaction still recording an attempt would deadlock with the TRUNCATE. Nothing pending is
+    # left to claim, and what is being sent is waited for.
+    Delivery.objects.filter(status__in=["queued", "retrying"]).update(
+        status="skipped", skip_reason="duplicate"
+    )
+    wait_for(lambda: not Delivery.objects.filter(status="sending").exists(), timeout=30)
