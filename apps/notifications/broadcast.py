@@ -72,9 +72,7 @@ def broadcast_send(
     )
     total = customers.count()
     result = BroadcastResult()
-    full_context = dict(context or {})
-    if not source.template_key:
-        full_context["_message"] = {"subject": source.subject, "message": source.message}
+    full_context = source.context_for(context)
     for chunk in _chunks(customers, chunk_size):
         _send_chunk(chunk, source, full_context, channels, strategy, priority, result)
         result.customers += len(chunk)

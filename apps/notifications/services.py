@@ -49,6 +49,22 @@ class MessageSource:
     subject: str = ""
     message: str = ""
 
+    @classmethod
+    def from_request(cls, data: dict[str, Any]) -> "MessageSource":
+        """From a validated send or broadcast body (`template`, or `subject` and `message`)."""
+        return cls(
+            template_key=data.get("template") or "",
+            subject=data.get("subject") or "",
+            message=data.get("message") or "",
+        )
+
+    def context_for(self, context: dict[str, Any] | None) -> dict[str, Any]:
+        """The notification's stored context: the caller's, plus an ad-hoc message to render."""
+        stored = dict(context or {})
+        if not self.template_key:
+            stored["_message"] = {"subject": self.subject, "message": self.message}
+        return stored
+
 
 class IdempotencyConflict(Exception):
     """The Idempotency-Key was used before with a different request body."""
@@ -234,15 +250,12 @@ def notification_create(
     idempotency_key: str | None = None,
     fingerprint: str = "",
 ) -> Notification:
-    full_context = dict(context or {})
-    if not source.template_key:
-        full_context["_message"] = {"subject": source.subject, "message": source.message}
     notification = Notification.objects.create(
         customer=customer,
         order_id=order_id,
         event=event,
         template_key=source.template_key,
-        context=full_context,
+        context=source.context_for(context),
         channels=candidate_channels(customer, channels),
         strategy=strategy,
         priority=priority,
@@ -277,11 +290,7 @@ def notification_send(
         existing = _idempotent_replay(api_key, idempotency_key, fingerprint)
         if existing is not None:
             return existing, False
-    source = MessageSource(
-        template_key=data.get("template") or "",
-        subject=data.get("subject") or "",
-        message=data.get("message") or "",
-    )
+    source = MessageSource.from_request(data)
     try:
         notification = notification_create(
             customer=customer,

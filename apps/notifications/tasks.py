@@ -38,11 +38,7 @@ def broadcast(data: dict[str, Any]) -> dict[str, Any]:
     from apps.notifications.broadcast import broadcast_send
 
     result = broadcast_send(
-        source=MessageSource(
-            template_key=data.get("template") or "",
-            subject=data.get("subject") or "",
-            message=data.get("message") or "",
-        ),
+        source=MessageSource.from_request(data),
         context=data.get("context") or {},
         channels=data.get("channels"),
         strategy=data.get("strategy") or "all",
