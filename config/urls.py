@@ -7,6 +7,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from apps.api_gateway import health
 from apps.api_gateway import views as gateway_views
 from apps.api_gateway.metrics import metrics_view
+from apps.customers.views import unsubscribe
+from apps.notifications.webhooks import telegram_webhook
 
 urlpatterns = [
     path("api/v1/", include("apps.api_gateway.urls")),
@@ -18,6 +20,8 @@ urlpatterns = [
     path("health/redis/", health.health_redis, name="health-redis"),
     path("health/celery/", health.health_celery, name="health-celery"),
     path("metrics/", metrics_view, name="metrics"),
+    path("unsubscribe/<str:token>/", unsubscribe, name="unsubscribe"),
+    path("telegram/webhook/", telegram_webhook, name="telegram-webhook"),
     path("admin/", admin.site.urls),
 ]
 

@@ -10,7 +10,8 @@ from rest_framework.views import APIView
 
 from apps.api_gateway.pagination import paginated_response
 from apps.api_gateway.serializers import StrictCharField, validated
-from apps.customers.models import Customer
+from apps.customers.models import Category, Customer, configured_channel_names
+from apps.customers.preferences import preferences_of, preferences_update
 from apps.customers.selectors import customer_get, customer_list
 from apps.customers.services import customer_create, customer_update
 
@@ -100,3 +101,64 @@ class CustomerDetailApi(APIView):
         data = validated(CustomerInputSerializer, request.data, partial=partial)
         customer = customer_update(customer=customer, data=data, partial=partial)
         return Response(CustomerOutputSerializer(customer).data)
+
+
+class QuietHoursSerializer(serializers.Serializer):
+    start = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"])
+    end = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"])
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {"type": "object", "additionalProperties": {"type": "boolean"}},
+        "example": {"order_updates": {"telegram": True, "email": True}, "marketing": {"email": False}},
+    }
+)
+class CategoryChannelsField(serializers.Field):
+    """{category: {channel: true|false}}; only known categories and configured channels, real booleans."""
+
+    def to_internal_value(self, data: Any) -> dict[str, dict[str, bool]]:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Give an object of categories.")
+        channels = configured_channel_names()
+        errors = []
+        for category, switches in data.items():
+            if category not in Category.values:
+                errors.append(f"Unknown category '{category}' (choose from {', '.join(Category.values)}).")
+            elif not isinstance(switches, dict):
+                errors.append(f"'{category}' must be an object of channel: true|false.")
+            else:
+                for channel, on in switches.items():
+                    if channel not in channels:
+                        errors.append(f"'{category}.{channel}': not a configured channel.")
+                    elif not isinstance(on, bool):
+                        errors.append(f"'{category}.{channel}': give true or false.")
+        if errors:
+            raise serializers.ValidationError(errors)
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class PreferencesSerializer(serializers.Serializer):
+    time_zone = StrictCharField(max_length=64, default="UTC", help_text="IANA name, e.g. Europe/Berlin.")
+    quiet_hours = QuietHoursSerializer(
+        allow_null=True,
+        default=None,
+        help_text="Local times; marketing waits until `end`, order updates go silently on Telegram.",
+    )
+    categories = CategoryChannelsField(default=dict)
+
+
+class CustomerPreferencesApi(APIView):
+    @extend_schema(responses=PreferencesSerializer)
+    def get(self, request: Request, customer_id: str) -> Response:
+        return Response(preferences_of(customer_get(customer_id)))
+
+    @extend_schema(request=PreferencesSerializer, responses=PreferencesSerializer)
+    def put(self, request: Request, customer_id: str) -> Response:
+        customer = customer_get(customer_id)
+        customer = preferences_update(customer=customer, data=validated(PreferencesSerializer, request.data))
+        return Response(preferences_of(customer))

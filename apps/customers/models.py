@@ -1,5 +1,13 @@
-"""Customers and their contact points; `channels` lists the channels they accept, in preference order."""
+"""Customers and their contact points; `channels` lists the channels they accept, in preference order.
 
+Preferences refine that per category of message (order updates, marketing): `preferences` maps a
+category to the channels switched off or on for it; a channel not named there is on. Quiet hours are
+a local time range in the customer's time zone.
+"""
+
+import functools
+import zoneinfo
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +31,18 @@ CHANNEL_CONTACT_FIELDS = {"telegram": "telegram_chat_id", "email": "email"}
 DEFAULT_CHANNEL_ORDER = ("telegram", "email")
 
 
+class Category(models.TextChoices):
+    """What a message is about; customers choose channels per category."""
+
+    ORDER_UPDATES = "order_updates", "Order updates"
+    MARKETING = "marketing", "Marketing"
+
+
+@functools.cache
+def available_time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
 def configured_channel_names() -> list[str]:
     return list(settings.NOTIFICATION_CHANNELS)
 
@@ -38,6 +58,11 @@ class Customer(models.Model):
     # Channels whose contact point the provider refused for good (e.g. the bot was blocked);
     # cleared when that contact point changes.
     unreachable_channels = models.JSONField(default=list, blank=True)
+    # {category: {channel: bool}}; a missing entry means "on".
+    preferences = models.JSONField(default=dict, blank=True)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    quiet_hours_start = models.TimeField(null=True, blank=True)
+    quiet_hours_end = models.TimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -56,6 +81,30 @@ class Customer(models.Model):
         configured = configured_channel_names()
         return [c for c in DEFAULT_CHANNEL_ORDER if c in configured and self.contact_for(c)]
 
+    def accepts(self, category: str, channel: str) -> bool:
+        return bool(self.preferences.get(category, {}).get(channel, True))
+
+    def quiet_hours_end_after(self, moment: datetime) -> datetime | None:
+        """The end of the quiet hours `moment` falls in (aware), or None outside them.
+
+        A range may cross midnight (22:00-07:00). Local times follow the customer's time zone, so the
+        end moves with daylight saving time like the customer's clock does.
+        """
+        start, end = self.quiet_hours_start, self.quiet_hours_end
+        if start is None or end is None or start == end:
+            return None
+        zone = zoneinfo.ZoneInfo(self.time_zone)
+        local = moment.astimezone(zone)
+        now = local.time().replace(tzinfo=None)
+        if start < end:
+            inside, end_day = start <= now < end, local.date()
+        else:
+            inside = now >= start or now < end
+            end_day = local.date() + timedelta(days=1) if now >= start else local.date()
+        if not inside:
+            return None
+        return datetime.combine(end_day, end, tzinfo=zone)
+
     def clean(self) -> None:
         errors: dict[str, Any] = {}
         if not (self.email or self.phone or self.telegram_chat_id):
@@ -67,6 +116,14 @@ class Customer(models.Model):
                 f"Unsupported language; choose one of {', '.join(settings.NOTIFICATION_LANGUAGES)}.",
                 code="invalid_language",
             )
+        if self.time_zone not in available_time_zones():
+            errors["time_zone"] = ValidationError(
+                "Unknown time zone; give an IANA name such as Europe/Berlin.", code="invalid_time_zone"
+            )
+        if (self.quiet_hours_start is None) != (self.quiet_hours_end is None):
+            errors["quiet_hours"] = ValidationError("Give both start and end, or neither.", code="invalid")
+        elif self.quiet_hours_start is not None and self.quiet_hours_start == self.quiet_hours_end:
+            errors["quiet_hours"] = ValidationError("Start and end must differ.", code="invalid")
         if not isinstance(self.channels, list) or not all(isinstance(c, str) for c in self.channels):
             errors["channels"] = ValidationError("Give a list of channel names.", code="invalid")
         else:
@@ -85,3 +142,21 @@ class Customer(models.Model):
             elif channel in CHANNEL_CONTACT_FIELDS and not self.contact_for(channel):
                 problems.append(f"'{channel}' needs {CHANNEL_CONTACT_FIELDS[channel]}.")
         return {"channels": ValidationError(problems, code="invalid_channel")} if problems else {}
+
+
+class TelegramLink(models.Model):
+    """A one-time token in a t.me deep link: whoever starts the bot with it links their chat to the
+    customer. Only a hash is stored, so a database dump cannot be used to link a stranger's chat."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="telegram_links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    chat_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"Telegram link for customer {self.customer_id}"

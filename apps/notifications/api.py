@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from apps.api_gateway.exceptions import UnprocessableEntity
 from apps.api_gateway.pagination import paginated_response
 from apps.api_gateway.serializers import StrictCharField, validated
-from apps.customers.models import Customer
+from apps.customers.models import Category, Customer
 from apps.notifications.models import Delivery, Notification, NotificationStatus, Priority, Strategy
 from apps.notifications.rendering import TemplateError, template_check
 from apps.notifications.selectors import (
@@ -61,6 +61,7 @@ class NotificationOutputSerializer(serializers.ModelSerializer):
             "customer",
             "status",
             "event",
+            "category",
             "strategy",
             "priority",
             "order_id",
@@ -89,6 +90,11 @@ class MessageInputSerializer(serializers.Serializer):
     )
     strategy = serializers.ChoiceField(choices=Strategy.choices, default=Strategy.ALL)
     priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
+    category = serializers.ChoiceField(
+        choices=Category.choices,
+        default=Category.MARKETING,
+        help_text="Customers choose channels per category; marketing waits for the end of quiet hours.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if bool(attrs.get("template")) == bool(attrs.get("message")):

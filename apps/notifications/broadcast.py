@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from apps.customers.models import Customer
+from apps.customers.models import Category, Customer
 from apps.notifications.models import Delivery, DeliveryStatus, Event, Notification
 from apps.notifications.services import (
     MessageSource,
@@ -63,6 +63,7 @@ def broadcast_send(
     channels: list[str] | None = None,
     strategy: str = "all",
     priority: str = "normal",
+    category: str = Category.MARKETING,
     customer_ids: list[int] | None = None,
     chunk_size: int = 1000,
     progress: Callable[[int, int], None] | None = None,
@@ -74,7 +75,7 @@ def broadcast_send(
     result = BroadcastResult()
     full_context = source.context_for(context)
     for chunk in _chunks(customers, chunk_size):
-        _send_chunk(chunk, source, full_context, channels, strategy, priority, result)
+        _send_chunk(chunk, source, full_context, channels, strategy, priority, category, result)
         result.customers += len(chunk)
         if progress is not None:
             progress(result.customers, total)
@@ -89,6 +90,7 @@ def _send_chunk(
     channels: list[str] | None,
     strategy: str,
     priority: str,
+    category: str,
     result: BroadcastResult,
 ) -> None:
     now = timezone.now()
@@ -104,6 +106,7 @@ def _send_chunk(
         Notification(
             customer=customer,
             event=Event.CUSTOM,
+            category=category,
             template_key=source.template_key,
             context=context,
             channels=candidate_channels(customer, channels),
@@ -132,7 +135,7 @@ def _send_chunk(
     by_status: dict[str, list[int]] = {}
     for notification, customer in zip(notifications, chunk, strict=True):
         capped = recent.get(customer.pk, 0) >= settings.NOTIFICATION_CUSTOMER_HOURLY_CAP
-        plans = STRATEGIES[strategy].plan(customer, notification.channels)
+        plans = STRATEGIES[strategy].plan(customer, notification.channels, notification.category)
         built = [delivery_build(notification, customer, plan, capped, is_duplicate) for plan in plans]
         deliveries += built
         status = STRATEGIES[strategy].status([d.status for d in built])

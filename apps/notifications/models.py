@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from apps.customers.models import Customer
+from apps.customers.models import Category, Customer
 
 
 class Event(models.TextChoices):
@@ -80,6 +80,7 @@ class Notification(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="notifications")
     order_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     event = models.CharField(max_length=32, choices=Event.choices)
+    category = models.CharField(max_length=32, choices=Category.choices, default=Category.MARKETING)
     template_key = models.CharField(max_length=64, blank=True)
     context = models.JSONField(default=dict, blank=True)
     channels = models.JSONField(default=list, help_text="Channels in the order the strategy tries them.")

@@ -17,7 +17,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.api_gateway import metrics
-from apps.customers.models import Customer
+from apps.customers.models import Category, Customer
+from apps.customers.preferences import unsubscribe_url
 from apps.customers.services import customer_change_contact, customer_mark_unreachable
 from apps.notifications.channels import ChannelError, OutgoingMessage, TransientError, channel_factory
 from apps.notifications.circuits import breaker_for
@@ -177,9 +178,21 @@ def delivery_build(
     delivery.body = rendered.body
     delivery.body_plain = rendered.body_plain
     delivery.body_html = rendered.body_html
-    delivery.next_attempt_at = timezone.now()
-    delivery.enqueued_at = delivery.next_attempt_at  # cleared again if the hand-over fails
+    now = timezone.now()
+    quiet_until = customer.quiet_hours_end_after(now) if notification.category in WAITS_FOR_QUIET else None
+    if quiet_until is not None:
+        # Scheduled, not enqueued: the outbox sweep hands it to the broker once it is due, so a wait
+        # of hours never sits in the broker (whose redelivery timeout is shorter).
+        delivery.next_attempt_at, delivery.enqueued_at = quiet_until, None
+    else:
+        delivery.next_attempt_at = now
+        delivery.enqueued_at = now  # cleared again if the hand-over fails
     return delivery
+
+
+# Categories whose messages wait for the end of the customer's quiet hours. Order updates do not:
+# they go at once, and Telegram delivers them silently during quiet hours (see delivery_send).
+WAITS_FOR_QUIET = {Category.MARKETING}
 
 
 def _over_hourly_cap(notification: Notification, customer: Customer) -> bool:
@@ -194,7 +207,7 @@ def _over_hourly_cap(notification: Notification, customer: Customer) -> bool:
 def deliveries_create(*, notification: Notification, customer: Customer, start: int = 0) -> list[Delivery]:
     """Create the deliveries the notification's strategy wants now; enqueue them on commit."""
     strategy = STRATEGIES[notification.strategy]
-    plans = strategy.plan(customer, notification.channels, start)
+    plans = strategy.plan(customer, notification.channels, notification.category, start)
     capped = start == 0 and _over_hourly_cap(notification, customer)
     deliveries = Delivery.objects.bulk_create(
         [delivery_build(notification, customer, p, capped) for p in plans]
@@ -208,7 +221,7 @@ def deliveries_after_commit(deliveries: list[Delivery], *, priority: str, batch_
     skipped = [d.channel for d in deliveries if d.status == DeliveryStatus.SKIPPED]
     if skipped:
         transaction.on_commit(lambda: _count_final(skipped, DeliveryStatus.SKIPPED))
-    queued = [d for d in deliveries if d.status == DeliveryStatus.QUEUED]
+    queued = [d for d in deliveries if d.status == DeliveryStatus.QUEUED and d.enqueued_at is not None]
     if queued:
         transaction.on_commit(lambda: deliveries_enqueue(queued, priority=priority, batch_size=batch_size))
 
@@ -240,6 +253,7 @@ def notification_create(
     customer: Customer,
     event: str,
     source: MessageSource,
+    category: str = Category.MARKETING,
     context: dict[str, Any] | None = None,
     channels: list[str] | None = None,
     strategy: str = "all",
@@ -254,6 +268,7 @@ def notification_create(
         customer=customer,
         order_id=order_id,
         event=event,
+        category=category,
         template_key=source.template_key,
         context=source.context_for(context),
         channels=candidate_channels(customer, channels),
@@ -296,6 +311,7 @@ def notification_send(
             customer=customer,
             event=Event.CUSTOM,
             source=source,
+            category=data.get("category") or Category.MARKETING,
             context=data.get("context") or {},
             channels=data.get("channels"),
             strategy=data.get("strategy") or "all",
@@ -334,6 +350,7 @@ def notification_for_order(
                 customer=customer,
                 event=event,
                 source=MessageSource(template_key=template_key),
+                category=Category.ORDER_UPDATES,
                 context=context,
                 strategy="all",
                 priority="high",
@@ -512,6 +529,10 @@ def delivery_send(*, delivery_id: int) -> None:
         body=delivery.body,
         body_plain=delivery.body_plain,
         body_html=delivery.body_html,
+        unsubscribe_url=unsubscribe_url(
+            customer_id=notification.customer_id, category=notification.category, channel=delivery.channel
+        ),
+        silent=notification.customer.quiet_hours_end_after(timezone.now()) is not None,
     )
     started_at, started = timezone.now(), time.perf_counter()
     error: ChannelError | None = None

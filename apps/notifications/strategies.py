@@ -23,12 +23,12 @@ class ChannelPlan:
         return not self.skip_reason
 
 
-def channel_plan(customer: Customer, channel: str) -> ChannelPlan:
-    """Whether `channel` can reach `customer` now, and at which address."""
+def channel_plan(customer: Customer, channel: str, category: str) -> ChannelPlan:
+    """Whether `channel` can reach `customer` now for a message of `category`, and at which address."""
     address = customer.contact_for(channel)
     if not address:
         return ChannelPlan(channel, "", SkipReason.NO_CONTACT)
-    if channel not in customer.channels:
+    if channel not in customer.channels or not customer.accepts(category, channel):
         return ChannelPlan(channel, address, SkipReason.OPTED_OUT)
     if channel in customer.unreachable_channels:
         return ChannelPlan(channel, address, SkipReason.UNREACHABLE)
@@ -48,7 +48,9 @@ def candidate_channels(customer: Customer, requested: list[str] | None) -> list[
 class DeliveryStrategy:
     name: ClassVar[str]
 
-    def plan(self, customer: Customer, channels: list[str], start: int = 0) -> list[ChannelPlan]:
+    def plan(
+        self, customer: Customer, channels: list[str], category: str, start: int = 0
+    ) -> list[ChannelPlan]:
         """Deliveries to create now, from position `start` of `channels`."""
         raise NotImplementedError
 
@@ -63,8 +65,10 @@ class DeliveryStrategy:
 class AllStrategy(DeliveryStrategy):
     name = Strategy.ALL
 
-    def plan(self, customer: Customer, channels: list[str], start: int = 0) -> list[ChannelPlan]:
-        return [channel_plan(customer, c) for c in channels[start:]] if start == 0 else []
+    def plan(
+        self, customer: Customer, channels: list[str], category: str, start: int = 0
+    ) -> list[ChannelPlan]:
+        return [channel_plan(customer, c, category) for c in channels[start:]] if start == 0 else []
 
     def status(self, statuses: list[str]) -> str:
         active = [s for s in statuses if s != "skipped"]
@@ -81,10 +85,12 @@ class AllStrategy(DeliveryStrategy):
 class FailoverStrategy(DeliveryStrategy):
     name = Strategy.FAILOVER
 
-    def plan(self, customer: Customer, channels: list[str], start: int = 0) -> list[ChannelPlan]:
+    def plan(
+        self, customer: Customer, channels: list[str], category: str, start: int = 0
+    ) -> list[ChannelPlan]:
         plans = []
         for channel in channels[start:]:
-            plans.append(channel_plan(customer, channel))
+            plans.append(channel_plan(customer, channel, category))
             if plans[-1].eligible:
                 break
         return plans

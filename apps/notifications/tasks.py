@@ -43,6 +43,7 @@ def broadcast(data: dict[str, Any]) -> dict[str, Any]:
         channels=data.get("channels"),
         strategy=data.get("strategy") or "all",
         priority=data.get("priority") or "normal",
+        category=data.get("category") or "marketing",
         customer_ids=data.get("customers"),
     )
     return result.as_dict()

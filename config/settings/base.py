@@ -238,7 +238,14 @@ NOTIFICATION_CUSTOMER_HOURLY_CAP = env.int("NOTIFICATION_CUSTOMER_HOURLY_CAP", d
 CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=5)
 CIRCUIT_RESET_TIMEOUT = env.float("CIRCUIT_RESET_TIMEOUT", default=30.0)
 
+# Where customers reach this service: unsubscribe links in emails and the Telegram webhook use it.
+PUBLIC_BASE_URL = env_text("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+
 TELEGRAM_BOT_TOKEN = env("TELEGRAM_BOT_TOKEN", default="")
+# The bot's @username for t.me deep links; blank: asked from the Bot API (getMe) once per process.
+TELEGRAM_BOT_USERNAME = env("TELEGRAM_BOT_USERNAME", default="")
+# Seconds a Telegram link token stays valid.
+TELEGRAM_LINK_TTL = env.int("TELEGRAM_LINK_TTL", default=3600)
 TELEGRAM_API_BASE_URL = env_text("TELEGRAM_API_BASE_URL", "https://api.telegram.org")
 TELEGRAM_WEBHOOK_SECRET = env("TELEGRAM_WEBHOOK_SECRET", default="")
 # Outbound Telegram limits, shared by all workers through Redis: at most TELEGRAM_RATE_PER_BOT

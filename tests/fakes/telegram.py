@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
+import httpx
+
 TOKEN = "123456:TEST-fake-bot-token"
 ALLOWED_TAGS = {
     "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "span", "tg-spoiler",
@@ -97,6 +99,8 @@ class FakeTelegram:
             self._recent: deque[float] = deque()
             self._last_per_chat: dict[str, float] = {}
             self._next_id = 1
+            self.webhook: dict[str, Any] = {}
+            self._next_update_id = 1
 
     def texts(self, chat_id: object | None = None) -> list[str]:
         with self._lock:
@@ -149,9 +153,51 @@ class FakeTelegram:
                 return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}, {}
             if method.lower() == "getme":
                 return 200, {"ok": True, "result": {"id": 123456, "is_bot": True, "username": "fake_bot"}}, {}
+            if method.lower() == "setwebhook":
+                return self._set_webhook(params)
+            if method.lower() == "getwebhookinfo":
+                info = {"url": self.webhook.get("url", ""), "pending_update_count": 0}
+                return 200, {"ok": True, "result": info}, {}
             if method.lower() != "sendmessage":
                 return 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}, {}
             return self._send_message(params)
+
+    def _set_webhook(self, params: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        url, secret = str(params.get("url", "")), params.get("secret_token")
+        if url and not url.startswith(("https://", "http://127.0.0.1")):
+            return self._bad("Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            return self._bad("Bad Request: secret token contains unallowed characters")
+        self.webhook = {"url": url, "secret_token": secret, "allowed_updates": params.get("allowed_updates")}
+        description = "Webhook was set" if url else "Webhook was deleted"
+        return 200, {"ok": True, "result": True, "description": description}, {}
+
+    def push_update(self, *, chat_id: int, text: str, secret: str | None = None) -> httpx.Response:
+        """Post a message update to the registered webhook, as Telegram does, with its secret header
+        (or `secret` instead); a method in the answer is executed, as Telegram executes it."""
+        with self._lock:
+            update_id, self._next_update_id = self._next_update_id, self._next_update_id + 1
+            webhook = dict(self.webhook)
+        assert webhook.get("url"), "no webhook registered"
+        update = {
+            "update_id": update_id,
+            "message": {
+                "message_id": update_id,
+                "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private", "first_name": "Ada"},
+                "from": {"id": chat_id, "is_bot": False, "first_name": "Ada"},
+                "text": text,
+            },
+        }
+        token = webhook.get("secret_token") if secret is None else secret
+        headers = {"X-Telegram-Bot-Api-Secret-Token": token} if token else {}
+        response = httpx.post(webhook["url"], json=update, headers=headers, timeout=10)
+        is_json = response.headers.get("content-type", "").startswith("application/json")
+        answer = response.json() if is_json else {}
+        if response.status_code == 200 and isinstance(answer, dict) and answer.get("method") == "sendMessage":
+            with self._lock:
+                self._send_message({k: v for k, v in answer.items() if k != "method"})
+        return response
 
     def _send_message(self, params: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
         chat_id = str(params.get("chat_id", ""))
@@ -219,6 +265,7 @@ class FakeTelegram:
                 "chat_id": chat_id,
                 "text": text,
                 "parse_mode": params.get("parse_mode"),
+                "silent": bool(params.get("disable_notification")),
                 "message_id": message_id,
                 "at": time.time(),
             }

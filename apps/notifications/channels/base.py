@@ -12,6 +12,10 @@ class OutgoingMessage:
     body_plain: str
     body_html: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    # One-click unsubscribe from this kind of message (channels that can carry it: email headers).
+    unsubscribe_url: str = ""
+    # The customer is in quiet hours: deliver without a sound where the provider can.
+    silent: bool = False
 
 
 class ChannelError(Exception):

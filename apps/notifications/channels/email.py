@@ -36,6 +36,13 @@ def classify_smtp_error(exc: Exception) -> ChannelError:
     return PermanentError(text, code=f"smtp_{code}")
 
 
+def unsubscribe_headers(url: str) -> dict[str, str]:
+    """RFC 2369 List-Unsubscribe with RFC 8058 one-click: mail clients POST to the URL themselves."""
+    if not url:
+        return {}
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
 class EmailChannel(Channel):
     name = "email"
 
@@ -79,7 +86,7 @@ class EmailChannel(Channel):
             body=message.body_plain,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[message.address],
-            headers=message.headers,
+            headers=message.headers | unsubscribe_headers(message.unsubscribe_url),
         )
         if message.body_html:
             email.attach_alternative(message.body_html, "text/html")

@@ -94,32 +94,36 @@ class TelegramChannel(Channel):
                 except RateLimitUnavailable:
                     raise TransientError("Rate limiter unavailable", code="ratelimit_unavailable") from None
             try:
-                result = self._send_part(message.address, part, first=index == 0)
+                result = self._send_part(message.address, part, first=index == 0, silent=message.silent)
             except PermanentError as exc:
                 if "can't parse entities" not in str(exc):
                     raise
                 # Our escaping should prevent this; if a template's markup is broken, send plain text.
                 fallback = plain_parts[index] if len(plain_parts) > index else part
                 logger.warning("Telegram rejected HTML entities; resending as plain text")
-                result = self._send_message(message.address, fallback, parse_mode=None)
+                result = self._send_message(message.address, fallback, parse_mode=None, silent=message.silent)
             ids.append(str(result["message_id"]))
         return ",".join(ids)
 
-    def _send_part(self, chat_id: str, text: str, *, first: bool) -> dict[str, Any]:
+    def _send_part(self, chat_id: str, text: str, *, first: bool, silent: bool) -> dict[str, Any]:
         try:
-            return self._send_message(chat_id, text, parse_mode="HTML")
+            return self._send_message(chat_id, text, parse_mode="HTML", silent=silent)
         except TransientError as exc:
             if first or exc.retry_after is None or exc.retry_after > MAX_INLINE_WAIT:
                 raise
             time.sleep(exc.retry_after)
-            return self._send_message(chat_id, text, parse_mode="HTML")
+            return self._send_message(chat_id, text, parse_mode="HTML", silent=silent)
 
-    def _send_message(self, chat_id: str, text: str, *, parse_mode: str | None) -> dict[str, Any]:
+    def _send_message(
+        self, chat_id: str, text: str, *, parse_mode: str | None, silent: bool = False
+    ) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "chat_id": chat_id,
             "text": text,
             "link_preview_options": {"is_disabled": True},
         }
+        if silent:
+            payload["disable_notification"] = True
         if parse_mode:
             payload["parse_mode"] = parse_mode
         try:

@@ -23,6 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--channel", action="append", dest="channels")
         parser.add_argument("--customer", action="append", type=int, dest="customers")
         parser.add_argument("--chunk-size", type=int, default=1000)
+        parser.add_argument("--category", default="marketing", choices=["marketing", "order_updates"])
 
     def handle(self, *args: Any, **options: Any) -> None:
         if bool(options["message"]) == bool(options["template"]):
@@ -40,6 +41,7 @@ class Command(BaseCommand):
             ),
             context=context,
             channels=options["channels"],
+            category=options["category"],
             customer_ids=options["customers"],
             chunk_size=options["chunk_size"],
             progress=self._progress,
