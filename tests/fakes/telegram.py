@@ -164,7 +164,9 @@ class FakeTelegram:
 
     def _set_webhook(self, params: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
         url, secret = str(params.get("url", "")), params.get("secret_token")
-        if url and not url.startswith(("https://", "http://127.0.0.1")):
+        if url and not url.startswith(
+            ("https://", "http://127.0.0.1", "http://localhost")
+        ):  # fake: loopback too
             return self._bad("Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
         if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
             return self._bad("Bad Request: secret token contains unallowed characters")
@@ -196,6 +198,8 @@ class FakeTelegram:
         answer = response.json() if is_json else {}
         if response.status_code == 200 and isinstance(answer, dict) and answer.get("method") == "sendMessage":
             with self._lock:
+                # An answer to the user's own message: the one-per-second pace of a chat does not apply.
+                self._last_per_chat.pop(str(chat_id), None)
                 self._send_message({k: v for k, v in answer.items() if k != "method"})
         return response
 
