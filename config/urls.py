@@ -8,6 +8,7 @@ from apps.api_gateway import health
 from apps.api_gateway import views as gateway_views
 from apps.api_gateway.metrics import metrics_view
 from apps.customers.views import unsubscribe
+from apps.notifications.dashboard import dashboard_view
 from apps.notifications.webhooks import telegram_webhook
 
 urlpatterns = [
@@ -22,6 +23,7 @@ urlpatterns = [
     path("metrics/", metrics_view, name="metrics"),
     path("unsubscribe/<str:token>/", unsubscribe, name="unsubscribe"),
     path("telegram/webhook/", telegram_webhook, name="telegram-webhook"),
+    path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="notifications-dashboard"),
     path("admin/", admin.site.urls),
 ]
 

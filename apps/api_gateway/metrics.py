@@ -109,7 +109,9 @@ def queue_depths() -> dict[str, int]:
         str(settings.CELERY_BROKER_URL), socket_timeout=0.5, socket_connect_timeout=0.5
     )
     depths = {}
-    for queue in ("default", "notifications.telegram", "notifications.email"):
+    from apps.notifications.channels import channel_factory
+
+    for queue in ("default", *(f"notifications.{name}" for name in channel_factory.names())):
         names = [queue if step == 0 else f"{queue}\x06\x16{step}" for step in steps]  # kombu's naming
         pipe = client.pipeline()
         for name in names:

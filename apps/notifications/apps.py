@@ -25,3 +25,8 @@ class NotificationsConfig(AppConfig):
         from apps.notifications.api import order_notifications
 
         ORDER_DETAIL_SECTIONS["notifications"] = order_notifications
+
+        from django.contrib import admin
+
+        # The admin's home page links to the operator dashboard.
+        admin.site.index_template = "admin/notifications/index.html"
