@@ -22,6 +22,11 @@ class NotificationsConfig(AppConfig):
         event_bus.subscribe(OrderCreated, subscribers.on_order_created)
         event_bus.subscribe(OrderStatusChanged, subscribers.on_order_status_changed)
 
+        from apps.notifications.events import DeliveryFailed
+        from apps.notifications.ops_alerts import on_delivery_failed
+
+        event_bus.subscribe(DeliveryFailed, on_delivery_failed)
+
         from apps.notifications.api import order_notifications
 
         ORDER_DETAIL_SECTIONS["notifications"] = order_notifications

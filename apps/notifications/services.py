@@ -22,6 +22,7 @@ from apps.customers.preferences import unsubscribe_url
 from apps.customers.services import customer_change_contact, customer_mark_unreachable
 from apps.notifications.channels import ChannelError, OutgoingMessage, TransientError, channel_factory
 from apps.notifications.circuits import breaker_for
+from apps.notifications.events import DeliveryFailed
 from apps.notifications.models import (
     AttemptOutcome,
     Delivery,
@@ -34,6 +35,7 @@ from apps.notifications.models import (
 )
 from apps.notifications.rendering import RenderedMessage, render_message
 from apps.notifications.strategies import STRATEGIES, ChannelPlan, candidate_channels
+from core.patterns.observer import event_bus
 from core.patterns.rate_limit import RateLimitUnavailable
 
 logger = logging.getLogger(__name__)
@@ -639,6 +641,16 @@ def _observe_attempt(delivery: Delivery, outcome: str, retry_in: float | None) -
         metrics.RETRIES.labels(channel).inc()
     if delivery.status in (DeliveryStatus.SENT, DeliveryStatus.FAILED):
         metrics.DELIVERIES.labels(channel, delivery.status).inc()
+    if delivery.status == DeliveryStatus.FAILED:
+        event_bus.publish(
+            DeliveryFailed(
+                delivery_id=delivery.pk,
+                notification_id=delivery.notification_id,
+                channel=channel,
+                error=delivery.last_error,
+                attempts=delivery.attempts,
+            )
+        )
     if delivery.status == DeliveryStatus.SENT and delivery.sent_at:
         metrics.DELIVERY_LATENCY.labels(channel).observe(
             (delivery.sent_at - delivery.created_at).total_seconds()
@@ -717,11 +729,26 @@ def _reclaim_abandoned(now: Any) -> int:
         Delivery.objects.filter(pk__in=exhausted).update(
             status=DeliveryStatus.FAILED, last_error="worker_lost: the worker stopped while sending", **common
         )
-        for notification_id in set(
-            Delivery.objects.filter(pk__in=exhausted).values_list("notification_id", flat=True)
-        ):
+        lost = list(Delivery.objects.filter(pk__in=exhausted).values_list("pk", "notification_id", "channel"))
+        for notification_id in {notification_id for _, notification_id, _ in lost}:
             notification_refresh_status(Notification(pk=notification_id))
+        events = [
+            DeliveryFailed(
+                delivery_id=pk,
+                notification_id=notification_id,
+                channel=channel,
+                error="worker_lost: the worker stopped while sending",
+                attempts=settings.NOTIFICATION_MAX_ATTEMPTS,
+            )
+            for pk, notification_id, channel in lost
+        ]
+        transaction.on_commit(lambda: _publish_all(events))
     return len(stuck)
+
+
+def _publish_all(events: list[DeliveryFailed]) -> None:
+    for event in events:
+        event_bus.publish(event)
 
 
 def outbox_sweep() -> dict[str, int]:

@@ -41,7 +41,7 @@ def candidate_channels(customer: Customer, requested: list[str] | None) -> list[
     """Requested channels, or the customer's in preference order followed by the other known ones."""
     if requested:
         return list(dict.fromkeys(requested))
-    known = channel_factory.names()
+    known = [name for name in channel_factory.names() if channel_factory.get(name).for_customers]
     return [c for c in customer.channels if c in known] + [c for c in known if c not in customer.channels]
 
 

@@ -4,6 +4,8 @@ from typing import Any
 
 from celery import shared_task
 
+from apps.notifications.channels import TransientError
+from apps.notifications.ops_alerts import ops_alert_send
 from apps.notifications.services import MessageSource, delivery_send
 from apps.notifications.services import outbox_sweep as sweep
 
@@ -47,3 +49,17 @@ def broadcast(data: dict[str, Any]) -> dict[str, Any]:
         customer_ids=data.get("customers"),
     )
     return result.as_dict()
+
+
+@shared_task(
+    ignore_result=True,
+    autoretry_for=(TransientError,),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=6,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def ops_alert(channel: str, subject: str, body: str) -> None:
+    """An operator alert (see ops_alerts): retried on transient errors, not kept in the outbox."""
+    ops_alert_send(channel=channel, subject=subject, body=body)

@@ -257,6 +257,14 @@ TELEGRAM_RATE_PER_BOT = env.int("TELEGRAM_RATE_PER_BOT", default=30)
 TELEGRAM_RATE_WINDOW = env.float("TELEGRAM_RATE_WINDOW", default=1.05)
 TELEGRAM_PER_CHAT_INTERVAL = env.float("TELEGRAM_PER_CHAT_INTERVAL", default=1.0)
 
+# Apprise channel (add `apprise=apps.notifications.channels.apprise.AppriseChannel` to
+# NOTIFICATION_CHANNELS): the services to notify, as Apprise URLs, comma-separated.
+APPRISE_URLS: list[str] = env.list("APPRISE_URLS", default=[])
+# Operator alerts about failed deliveries go to this channel (blank: none), at most one per channel
+# and error code every OPS_ALERT_INTERVAL seconds.
+OPS_ALERT_CHANNEL = env("OPS_ALERT_CHANNEL", default="")
+OPS_ALERT_INTERVAL = env.float("OPS_ALERT_INTERVAL", default=300.0)
+
 EMAIL_BACKEND = env_text("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env("EMAIL_HOST", default="")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)

@@ -57,6 +57,8 @@ class Channel:
     """Base class; one instance per worker process, so subclasses may keep connections open."""
 
     name: ClassVar[str]
+    # False for channels that reach operators, not customers (Apprise): notifications never plan them.
+    for_customers: ClassVar[bool] = True
 
     def is_configured(self) -> bool:
         raise NotImplementedError
