@@ -7,8 +7,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.customers.models import Customer
-from apps.notifications.models import Delivery
-from apps.notifications.services import MessageSource, delivery_send, notification_create
+from apps.notifications.models import Delivery, Notification
+from apps.notifications.services import MessageSource, deliveries_send, delivery_send, notification_create
 
 pytestmark = pytest.mark.django_db
 
@@ -65,3 +65,27 @@ def test_sending_one_delivery(django_assert_max_num_queries: Any, settings: Any)
 
     delivery.refresh_from_db()
     assert delivery.status == "sent"
+
+
+def test_sending_a_batch_costs_a_few_queries_per_delivery(django_assert_max_num_queries: Any) -> None:
+    customers = [
+        Customer.objects.create(name=f"Q{n}", email=f"q{n}@example.com", channels=["email"])
+        for n in range(20)
+    ]
+    ids = [
+        Delivery.objects.get(
+            notification=notification_create(
+                customer=c, event="custom", source=MessageSource(message="Hi"), channels=["email"]
+            ),
+            channel="email",
+        ).pk
+        for c in customers
+    ]
+
+    # Per delivery: the claim (UPDATE ... RETURNING) and a transaction with the attempt and the
+    # delivery; per batch: the read of notifications and customers, and one status pass.
+    with django_assert_max_num_queries(20 * 5 + 6):
+        deliveries_send(ids)
+
+    assert set(Delivery.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"sent"}
+    assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -24,12 +24,14 @@ from apps.notifications.channels import ChannelError, OutgoingMessage, Transient
 from apps.notifications.circuits import breaker_for
 from apps.notifications.events import DeliveryFailed
 from apps.notifications.models import (
+    PENDING_DELIVERY_STATUSES,
     AttemptOutcome,
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
     Event,
     Notification,
+    NotificationStatus,
     NotificationTemplate,
     SkipReason,
 )
@@ -367,12 +369,35 @@ def notification_for_order(
 def notification_refresh_status(notification: Notification) -> None:
     """Derive the notification's status from its deliveries, under a row lock so that two workers
     finishing deliveries of one notification at the same time cannot both write a stale answer."""
-    locked = Notification.objects.select_for_update().get(pk=notification.pk)
-    statuses = list(locked.deliveries.values_list("status", flat=True))
-    status = STRATEGIES[locked.strategy].status(statuses)
-    if status != locked.status:
-        Notification.objects.filter(pk=locked.pk).update(status=status, updated_at=timezone.now())
-    notification.status = status
+    statuses = notifications_refresh_status([notification.pk])
+    notification.status = statuses.get(notification.pk, notification.status)
+
+
+@transaction.atomic(savepoint=False)
+def notifications_refresh_status(notification_ids: list[int]) -> dict[int, str]:
+    """`notification_refresh_status` for many: a constant handful of queries. Rows are locked in id
+    order, so two workers refreshing overlapping sets cannot deadlock."""
+    locked = list(
+        Notification.objects.select_for_update()
+        .filter(pk__in=notification_ids)
+        .order_by("pk")
+        .values_list("pk", "strategy", "status")
+    )
+    statuses: dict[int, list[str]] = {pk: [] for pk, _, _ in locked}
+    for notification_id, status in Delivery.objects.filter(notification_id__in=statuses).values_list(
+        "notification_id", "status"
+    ):
+        statuses[notification_id].append(status)
+    result: dict[int, str] = {}
+    changes: dict[str, list[int]] = {}
+    for pk, strategy, current in locked:
+        result[pk] = STRATEGIES[strategy].status(statuses[pk])
+        if result[pk] != current:
+            changes.setdefault(result[pk], []).append(pk)
+    now = timezone.now()
+    for status, pks in changes.items():
+        Notification.objects.filter(pk__in=pks).update(status=status, updated_at=now)
+    return result
 
 
 # --- enqueueing and sending ------------------------------------------------------------------
@@ -498,18 +523,76 @@ RATE_LIMIT_UNAVAILABLE_WAIT = 5.0
 
 
 def delivery_send(*, delivery_id: int) -> None:
-    """Claim; wait for order, rate limit and circuit; send outside any transaction; record."""
-    if not delivery_claim(delivery_id):
-        return  # another worker has it, it is finished, or it is not due yet
-    delivery = Delivery.objects.select_related("notification__customer").get(pk=delivery_id)
+    deliveries_send([delivery_id])
+
+
+def deliveries_send(delivery_ids: list[int]) -> None:
+    """Send deliveries one after the other, each claimed on its own right before its send.
+
+    Work that does not depend on the send is shared by the batch: the notifications and customers
+    are read once, and the notifications' statuses are derived once at the end (a crash before that
+    leaves a status behind its deliveries, which the outbox sweep corrects).
+    """
+    contexts = {
+        d.pk: d.notification
+        for d in Delivery.objects.select_related("notification__customer")
+        .filter(pk__in=delivery_ids)
+        .only("id", "notification")
+    }
+    touched: set[int] = set()
+    try:
+        for delivery_id in delivery_ids:
+            notification = contexts.get(delivery_id)
+            if notification is None:
+                continue
+            delivery = _delivery_claim_row(delivery_id)
+            if delivery is None:
+                continue  # another worker has it, it is finished, or it is not due yet
+            delivery.notification = notification
+            # Alone, the status is derived in the attempt's own transaction (fewer round trips).
+            alone = len(delivery_ids) == 1
+            if _delivery_attempt(delivery, refresh_status=alone) and not alone:
+                touched.add(notification.pk)
+    finally:
+        if touched:
+            notifications_refresh_status(sorted(touched))
+
+
+def _delivery_claim_row(delivery_id: int) -> Delivery | None:
+    """The conditional claim of `delivery_claim`, returning the claimed row in the same statement
+    (UPDATE ... RETURNING, on PostgreSQL and SQLite alike): one round trip instead of two."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    table = Delivery._meta.db_table
+    rows = list(
+        Delivery.objects.raw(
+            f"UPDATE {table} SET status = %s, claimed_at = %s, updated_at = %s "  # noqa: S608 - no input
+            "WHERE id = %s AND status IN (%s, %s) AND (next_attempt_at IS NULL OR next_attempt_at <= %s) "
+            "RETURNING *",
+            [
+                DeliveryStatus.SENDING,
+                now,
+                now,
+                delivery_id,
+                DeliveryStatus.QUEUED,
+                DeliveryStatus.RETRYING,
+                now,
+            ],
+        )
+    )
+    return rows[0] if rows else None
+
+
+def _delivery_attempt(delivery: Delivery, *, refresh_status: bool) -> bool:
+    """Wait for order, rate limit and circuit; send outside any transaction; record. True when an
+    attempt was recorded (the notification's status may have changed)."""
     notification = delivery.notification
     channel = channel_factory.get(delivery.channel)
     if not channel.is_configured():
         _delivery_finish_skipped(delivery, SkipReason.NOT_CONFIGURED)
-        return
+        return False
     if wait := _earlier_pending_of_order(delivery):
         _delivery_release(delivery, wait, "an earlier message of the order is pending")
-        return
+        return False
     breaker = breaker_for(delivery.channel)
     decision = breaker.before_call()
     if not decision.allowed:
@@ -517,14 +600,14 @@ def delivery_send(*, delivery_id: int) -> None:
             _delivery_finish_skipped(delivery, SkipReason.CIRCUIT_OPEN)
         else:
             _delivery_release(delivery, decision.retry_in, f"circuit {decision.state}")
-        return
+        return False
     # The rate-limit slot is taken last, right before the call, so the time we count is as close as
     # possible to the time the provider counts.
     if wait := _wait_for_rate_limit(channel, delivery.address):
         if decision.state == "half_open":
             breaker.release_probe()
         _delivery_release(delivery, wait, "rate limit")
-        return
+        return False
     message = OutgoingMessage(
         address=delivery.address,
         subject=delivery.subject,
@@ -554,13 +637,25 @@ def delivery_send(*, delivery_id: int) -> None:
     elif error is None or not error.transient:
         breaker.record_success()  # the provider answered, even if it refused this message
     _delivery_record(
-        delivery, started_at=started_at, duration_ms=duration_ms, provider_id=provider_id, error=error
+        delivery,
+        started_at=started_at,
+        duration_ms=duration_ms,
+        provider_id=provider_id,
+        error=error,
+        refresh_status=refresh_status,
     )
+    return True
 
 
 @transaction.atomic
 def _delivery_record(
-    delivery: Delivery, *, started_at: Any, duration_ms: int, provider_id: str, error: ChannelError | None
+    delivery: Delivery,
+    *,
+    started_at: Any,
+    duration_ms: int,
+    provider_id: str,
+    error: ChannelError | None,
+    refresh_status: bool = True,
 ) -> None:
     now = timezone.now()
     delivery.attempts += 1
@@ -630,7 +725,8 @@ def _delivery_record(
     if retry_in is not None:
         delay, priority = retry_in, notification.priority
         transaction.on_commit(lambda: deliveries_enqueue([delivery], countdown=delay, priority=priority))
-    notification_refresh_status(notification)
+    if refresh_status:
+        notification_refresh_status(notification)
 
 
 def _observe_attempt(delivery: Delivery, outcome: str, retry_in: float | None) -> None:
@@ -746,6 +842,23 @@ def _reclaim_abandoned(now: Any) -> int:
     return len(stuck)
 
 
+def _heal_statuses(now: Any) -> int:
+    """Notifications still `queued` although none of their deliveries is pending: their worker died
+    between recording the last attempt and deriving the status. Derive it now."""
+    stale = list(
+        Notification.objects.filter(
+            status=NotificationStatus.QUEUED,
+            updated_at__lt=now - timedelta(seconds=settings.NOTIFICATION_REENQUEUE_AFTER),
+        )
+        .exclude(deliveries__status__in=PENDING_DELIVERY_STATUSES)
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    if stale:
+        notifications_refresh_status(stale)
+        logger.warning("Outbox sweep: derived the status of %d notifications again", len(stale))
+    return len(stale)
+
+
 def _publish_all(events: list[DeliveryFailed]) -> None:
     for event in events:
         event_bus.publish(event)
@@ -757,6 +870,7 @@ def outbox_sweep() -> dict[str, int]:
     the conditional claim still lets one worker send each delivery."""
     now = timezone.now()
     reclaimed = _reclaim_abandoned(now)
+    _heal_statuses(now)
     stale = now - timedelta(seconds=settings.NOTIFICATION_REENQUEUE_AFTER)
     due = list(
         Delivery.objects.filter(

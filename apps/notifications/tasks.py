@@ -6,7 +6,7 @@ from celery import shared_task
 
 from apps.notifications.channels import TransientError
 from apps.notifications.ops_alerts import ops_alert_send
-from apps.notifications.services import MessageSource, delivery_send
+from apps.notifications.services import MessageSource, deliveries_send, delivery_send
 from apps.notifications.services import outbox_sweep as sweep
 
 
@@ -25,8 +25,7 @@ def deliver_many(delivery_ids: list[int]) -> None:
 
     Each is claimed on its own, so a redelivered or overlapping batch never sends one twice.
     """
-    for delivery_id in delivery_ids:
-        delivery_send(delivery_id=delivery_id)
+    deliveries_send(delivery_ids)
 
 
 @shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)

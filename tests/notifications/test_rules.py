@@ -174,3 +174,18 @@ def test_sweep_counts_a_lost_send_as_an_attempt(ada: Customer, settings: Any) ->
         "worker_lost",
         "worker_lost",
     ]
+
+
+def test_sweep_derives_statuses_a_dead_worker_left_behind(ada: Customer, settings: Any) -> None:
+    """A worker that died after recording its attempt but before the status pass leaves the
+    notification `queued` with every delivery final; the sweep derives the status again."""
+    from apps.notifications.services import outbox_sweep
+
+    notification = send(ada, "Hello")
+    Delivery.objects.filter(notification=notification).update(status="sent")
+    settings.NOTIFICATION_REENQUEUE_AFTER = 0
+
+    outbox_sweep()
+
+    notification.refresh_from_db()
+    assert notification.status == "sent"
