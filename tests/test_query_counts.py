@@ -19,7 +19,7 @@ def test_creating_an_order_with_its_notification(
     customer = make_customer(email="q@example.com", telegram_chat_id=5)
     items = [{"sku": f"S{i}", "name": "x", "quantity": 1, "unit_price": "1.00"} for i in range(20)]
 
-    with django_assert_max_num_queries(22):
+    with django_assert_max_num_queries(14):
         response = api.post("/api/v1/orders/", {"customer": customer["id"], "items": items}, format="json")
 
     assert response.status_code == 201
@@ -89,3 +89,21 @@ def test_sending_a_batch_costs_a_few_queries_per_delivery(django_assert_max_num_
 
     assert set(Delivery.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"sent"}
     assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_the_created_order_answered_from_memory_equals_what_is_stored(
+    api: APIClient, make_customer: Any
+) -> None:
+    customer = make_customer()
+    items = [
+        {"sku": "MUG", "name": "Mug", "quantity": 3, "unit_price": "9.9"},
+        {"sku": "TEA", "name": "Tea", "quantity": 1, "unit_price": "0"},
+    ]
+    created = api.post(
+        "/api/v1/orders/", {"customer": customer["id"], "items": items, "external_id": "x-1"}, format="json"
+    ).json()
+
+    stored = api.get(f"/api/v1/orders/{created['id']}/").json()
+    stored.pop("notifications")
+    assert created == stored
+    assert created["total"] == "29.70"

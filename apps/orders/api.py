@@ -111,7 +111,7 @@ class OrderListApi(APIView):
             currency=data["currency"],
             external_id=data.get("external_id"),
         )
-        return Response(OrderOutputSerializer(order_get(order.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(OrderOutputSerializer(order).data, status=status.HTTP_201_CREATED)
 
 
 class OrderDetailApi(APIView):

@@ -3,7 +3,7 @@
 from django.db.models import QuerySet
 from django.http import Http404
 
-from apps.orders.models import Order
+from apps.orders.models import Order, OrderItem, OrderStatusChange
 from core.utils.ids import parse_id
 
 
@@ -16,6 +16,18 @@ def order_get(order_id: object) -> Order:
     order = order_queryset().filter(pk=parse_id(order_id) or 0).first()
     if order is None:
         raise Http404("No order with this id.")
+    return order
+
+
+def order_with_relations(order: Order, *, items: list[OrderItem], history: list[OrderStatusChange]) -> Order:
+    """Mark an order's items and history as loaded, as `prefetch_related` does, when the rows are in
+    memory already (an order just written): serializing it then costs no query."""
+    cache = order.__dict__.setdefault("_prefetched_objects_cache", {})
+    for name, rows in (("items", items), ("status_history", history)):
+        queryset = getattr(order, name).all()
+        queryset._result_cache = rows
+        queryset._prefetch_done = True
+        cache[name] = queryset
     return order
 
 

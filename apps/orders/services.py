@@ -3,6 +3,7 @@
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -10,6 +11,7 @@ from django.db import IntegrityError, transaction
 from apps.customers.models import Customer
 from apps.orders.events import OrderCreated, OrderStatusChanged
 from apps.orders.models import Order, OrderItem, OrderStatusChange
+from apps.orders.selectors import order_with_relations
 from apps.orders.state_machine import order_transition
 from core.patterns.observer import event_bus
 
@@ -26,6 +28,25 @@ class ItemInput:
 
 def order_number(order_id: int) -> str:
     return f"ORD-{order_id:06d}"
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def order_data(order: Order, items: list[OrderItem]) -> dict[str, Any]:
+    """The order as messages show it (template context `order`), carried by the order's events."""
+    return {
+        "id": order.pk,
+        "number": order.number,
+        "status": order.status,
+        "total": _money(order.total),
+        "currency": order.currency,
+        "items": [
+            {"sku": i.sku, "name": i.name, "quantity": i.quantity, "unit_price": _money(i.unit_price)}
+            for i in items
+        ],
+    }
 
 
 def order_total(items: list[ItemInput]) -> Decimal:
@@ -58,12 +79,17 @@ def order_create(
             raise ValidationError({"external_id": ["An order with this external_id exists."]}) from exc
     order.number = order_number(order.pk)
     Order.objects.filter(pk=order.pk).update(number=order.number)
-    OrderItem.objects.bulk_create(
+    rows = OrderItem.objects.bulk_create(
         OrderItem(order=order, sku=i.sku, name=i.name, quantity=i.quantity, unit_price=i.unit_price)
         for i in items
     )
-    event_bus.publish(OrderCreated(order_id=order.pk, customer_id=customer.pk, status=order.status))
-    return order
+    event_bus.publish(
+        OrderCreated(
+            order_id=order.pk, customer_id=customer.pk, status=order.status, order=order_data(order, rows)
+        )
+    )
+    # A new order has no history yet; its items are the rows just written.
+    return order_with_relations(order, items=rows, history=[])
 
 
 @transaction.atomic
@@ -72,7 +98,7 @@ def order_change_status(*, order: Order, status: str, note: str = "") -> Order:
 
     Putting the current status again changes nothing and publishes nothing, so clients may retry.
     """
-    order = Order.objects.select_for_update().get(pk=order.pk)
+    order = Order.objects.select_for_update().prefetch_related("items").get(pk=order.pk)
     transition = order_transition(order.status, status)
     if not transition.is_change:
         return order
@@ -86,6 +112,7 @@ def order_change_status(*, order: Order, status: str, note: str = "") -> Order:
             from_status=transition.source,
             to_status=status,
             note=note,
+            order=order_data(order, list(order.items.all())),
         )
     )
     return order

@@ -104,10 +104,11 @@ class CircuitBreaker:
                     was_open = self._local["opened_at"] is not None
                     self._local.update(failures=0, opened_at=None, probe=False)
             else:
-                was_open = bool(client.exists(f"{self._prefix}:opened_at"))
-                client.delete(
-                    f"{self._prefix}:failures", f"{self._prefix}:opened_at", f"{self._prefix}:probe"
-                )
+                # One round trip: this runs after every successful send.
+                pipe = client.pipeline(transaction=False)
+                pipe.exists(f"{self._prefix}:opened_at")
+                pipe.delete(f"{self._prefix}:failures", f"{self._prefix}:opened_at", f"{self._prefix}:probe")
+                was_open = bool(pipe.execute()[0])
             if was_open:
                 logger.warning("circuit %s closed: the provider answered again", self.name)
         except redis.RedisError:

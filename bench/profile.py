@@ -1,0 +1,128 @@
+"""Where the time goes: pyinstrument profiles of the two hot paths, in-process on PostgreSQL.
+
+    .venv/bin/python bench/profile.py [orders|deliveries] [N]
+
+`orders` creates N orders through the API view (as gunicorn would run it, minus HTTP); `deliveries`
+sends N email deliveries to an in-process SMTP sink, one task's worth (20) at a time. Prints the
+call tree (wall clock) and the time per item; uses a scratch database of its own.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_profile")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+
+def main() -> None:
+    import django
+    from pyinstrument import Profiler
+
+    kind = sys.argv[1] if len(sys.argv) > 1 else "deliveries"
+    n = int(sys.argv[2]) if len(sys.argv) > 2 else 400
+    django.setup()
+    from django.core.management import call_command
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()
+    _create_database()
+    call_command("migrate", verbosity=0)
+    work = _orders(n) if kind == "orders" else _deliveries(n)
+    profiler = Profiler(interval=0.0005)
+    started = time.perf_counter()
+    with profiler:
+        work()
+    elapsed = time.perf_counter() - started
+    print(profiler.output_text(unicode=True, color=False, show_all=False))
+    print(f"{kind}: {n} in {elapsed:.2f} s = {elapsed / n * 1000:.2f} ms each (under the profiler)")
+    os._exit(0)  # the sink process ends with its parent's session
+
+
+def _create_database() -> None:
+    import psycopg
+    from django.db import connection
+
+    name = connection.settings_dict["NAME"]
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    connection.close()
+
+
+def _orders(n: int) -> Callable[[], None]:
+    from rest_framework.test import APIClient
+
+    from apps.api_gateway.services import api_key_create
+    from apps.customers.models import Customer
+    from tests.fakes.worker import seed_default_templates
+
+    seed_default_templates()
+    customer = Customer.objects.create(
+        name="Ada", email="ada@example.com", telegram_chat_id="42", channels=["telegram", "email"]
+    )
+    _, key = api_key_create(name="profile")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    body = {
+        "customer": customer.pk,
+        "items": [{"sku": "MUG", "name": "Mug", "quantity": 2, "unit_price": "9.99"}],
+    }
+
+    def run() -> None:
+        for _ in range(n):
+            assert client.post("/api/v1/orders/", body, format="json").status_code == 201
+
+    return run
+
+
+def _deliveries(n: int) -> Callable[[], None]:
+    from django.conf import settings
+
+    from apps.customers.models import Customer
+    from apps.notifications.models import Delivery
+    from apps.notifications.services import MessageSource, deliveries_send, notification_create
+    from tests.fakes.smtp import free_port
+
+    # The sink runs in its own process, as in `make bench`: in this one it would compete for the GIL.
+    port, stats_port = free_port(), free_port()
+    subprocess.Popen([sys.executable, "-m", "bench.servers", "smtp", str(port), str(stats_port)], cwd=ROOT)
+    _wait_for_port(port)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    customers = Customer.objects.bulk_create(
+        Customer(name=f"R{i}", email=f"r{i}@example.com", channels=["email"]) for i in range(n)
+    )
+    for customer in customers:
+        notification_create(
+            customer=customer, event="custom", source=MessageSource(message="Hi {{ customer.name }}")
+        )
+    ids = list(Delivery.objects.filter(channel="email", status="queued").values_list("pk", flat=True))
+
+    def run() -> None:
+        for start in range(0, len(ids), 20):
+            deliveries_send(ids[start : start + 20])
+
+    return run
+
+
+def _wait_for_port(port: int) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+if __name__ == "__main__":
+    main()
