@@ -151,6 +151,12 @@ class Delivery(models.Model):
                 condition=models.Q(status__in=["queued", "retrying", "sending"]),
             ),
             models.Index(fields=["channel", "status"], name="delivery_channel_status"),
+            # The backlog a worker takes along: due deliveries of one channel, earliest first.
+            models.Index(
+                fields=["channel", "next_attempt_at"],
+                name="delivery_channel_due",
+                condition=models.Q(status__in=["queued", "retrying"]),
+            ),
             models.Index(fields=["content_hash", "created_at"], name="delivery_dedup"),
         ]
 

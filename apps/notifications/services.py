@@ -523,16 +523,51 @@ RATE_LIMIT_UNAVAILABLE_WAIT = 5.0
 
 
 def delivery_send(*, delivery_id: int) -> None:
-    deliveries_send([delivery_id])
+    """One delivery, the task of one order event or API send.
+
+    Claimed before anything else, so a task whose delivery a batch took already costs one query.
+    When the delivery was ours and more deliveries of its channel are due behind it (a backlog), they
+    are taken along as a batch (`NOTIFICATION_BACKLOG_BATCH`): their own tasks find them sent and end
+    at the claim. Celery's per-task cost is then paid once per batch, as for broadcasts.
+    """
+    delivery = _delivery_claim_row(delivery_id)
+    if delivery is None:
+        return  # another worker has it, it is finished, or it is not due yet
+    delivery.notification = Notification.objects.select_related("customer").get(pk=delivery.notification_id)
+    _delivery_attempt(delivery, refresh_status=True)
+    if settings.NOTIFICATION_BACKLOG_BATCH > 1:
+        backlog = _due_backlog(delivery.channel, settings.NOTIFICATION_BACKLOG_BATCH - 1)
+        if backlog:
+            deliveries_send(backlog, budget=BACKLOG_SECONDS)
 
 
-def deliveries_send(delivery_ids: list[int]) -> None:
-    """Send deliveries one after the other, each claimed on its own right before its send.
+# A task stops taking deliveries from the backlog after this long; the rest have tasks of their own.
+BACKLOG_SECONDS = 15.0
+
+
+def _due_backlog(channel: str, limit: int) -> list[int]:
+    """The earliest due deliveries of `channel` waiting to be claimed."""
+    return list(
+        Delivery.objects.filter(
+            channel=channel,
+            status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRYING],
+            next_attempt_at__lte=timezone.now(),
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def deliveries_send(delivery_ids: list[int], *, budget: float | None = None) -> None:
+    """Send deliveries one after the other, each claimed on its own right before its send, so a
+    worker that dies mid-batch leaves at most one message in doubt. Stops claiming after `budget`
+    seconds (the rest have tasks of their own).
 
     Work that does not depend on the send is shared by the batch: the notifications and customers
     are read once, and the notifications' statuses are derived once at the end (a crash before that
     leaves a status behind its deliveries, which the outbox sweep corrects).
     """
+    deadline = None if budget is None else time.monotonic() + budget
     contexts = {
         d.pk: d.notification
         for d in Delivery.objects.select_related("notification__customer")
@@ -542,6 +577,8 @@ def deliveries_send(delivery_ids: list[int]) -> None:
     touched: set[int] = set()
     try:
         for delivery_id in delivery_ids:
+            if deadline is not None and time.monotonic() > deadline:
+                break
             notification = contexts.get(delivery_id)
             if notification is None:
                 continue
@@ -549,9 +586,7 @@ def deliveries_send(delivery_ids: list[int]) -> None:
             if delivery is None:
                 continue  # another worker has it, it is finished, or it is not due yet
             delivery.notification = notification
-            # Alone, the status is derived in the attempt's own transaction (fewer round trips).
-            alone = len(delivery_ids) == 1
-            if _delivery_attempt(delivery, refresh_status=alone) and not alone:
+            if _delivery_attempt(delivery, refresh_status=False):
                 touched.add(notification.pk)
     finally:
         if touched:

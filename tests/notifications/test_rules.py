@@ -189,3 +189,23 @@ def test_sweep_derives_statuses_a_dead_worker_left_behind(ada: Customer, setting
 
     notification.refresh_from_db()
     assert notification.status == "sent"
+
+
+@pytest.mark.parametrize(("batch", "sent"), [(20, 5), (3, 3), (1, 1)])
+def test_a_worker_takes_due_deliveries_of_its_channel_along(
+    ada: Customer, settings: Any, batch: int, sent: int
+) -> None:
+    """One task, one delivery of its own plus up to NOTIFICATION_BACKLOG_BATCH - 1 waiting behind it;
+    the others' tasks then find them sent."""
+    from apps.notifications.services import delivery_send
+
+    settings.NOTIFICATION_BACKLOG_BATCH = batch
+    first, *rest = [email_of(send(ada, f"Message {n}")) for n in range(5)]
+
+    delivery_send(delivery_id=first.pk)
+
+    statuses = [d.status for d in Delivery.objects.filter(pk__in=[first.pk, *(d.pk for d in rest)])]
+    assert statuses.count("sent") == sent
+    assert statuses.count("queued") == 5 - sent
+    sent_notifications = Notification.objects.filter(deliveries__status="sent")
+    assert set(sent_notifications.values_list("status", flat=True)) == {"sent"}
