@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -40,3 +42,12 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chro
     driver.set_page_load_timeout(30)
     yield driver
     driver.quit()
+
+
+def text_or_blank(browser: webdriver.Chrome, css: str) -> str:
+    """The text of the first element matching `css`, or "" while the page is still being replaced
+    (the element is not there yet, or belongs to the page that is going away)."""
+    try:
+        return str(browser.find_element(By.CSS_SELECTOR, css).text)
+    except WebDriverException:
+        return ""

@@ -3,6 +3,7 @@
 import struct
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 from django.contrib.auth.models import User
@@ -34,7 +35,8 @@ def test_dashboard_chart_renders_and_a_failure_is_replayed(
     browser.find_element(By.NAME, "username").send_keys("operator")
     browser.find_element(By.NAME, "password").send_keys("correct horse")
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    assert wait_for(lambda: "dashboard" in browser.current_url)
+    # The login page's own URL names the dashboard (?next=): wait for the path itself.
+    assert wait_for(lambda: urlparse(browser.current_url).path == "/admin/dashboard/")
 
     bars = browser.find_elements(By.CSS_SELECTOR, "svg.chart rect.bar")
     assert len(bars) == 4  # email sent + failed, telegram sent + retrying, all in this hour
