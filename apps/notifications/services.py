@@ -651,7 +651,9 @@ def _delivery_attempt(delivery: Delivery, *, refresh_status: bool) -> bool:
         body_html=delivery.body_html,
         unsubscribe_url=unsubscribe_url(
             customer_id=notification.customer_id, category=notification.category, channel=delivery.channel
-        ),
+        )
+        if channel.carries_unsubscribe
+        else "",
         silent=notification.customer.quiet_hours_end_after(timezone.now()) is not None,
     )
     started_at, started = timezone.now(), time.perf_counter()

@@ -59,6 +59,8 @@ class Channel:
     name: ClassVar[str]
     # False for channels that reach operators, not customers (Apprise): notifications never plan them.
     for_customers: ClassVar[bool] = True
+    # True for channels whose messages can carry a one-click unsubscribe link (email headers).
+    carries_unsubscribe: ClassVar[bool] = False
 
     def is_configured(self) -> bool:
         raise NotImplementedError

@@ -45,6 +45,7 @@ def unsubscribe_headers(url: str) -> dict[str, str]:
 
 class EmailChannel(Channel):
     name = "email"
+    carries_unsubscribe = True
 
     def __init__(self) -> None:
         self._connection: BaseEmailBackend | None = None
