@@ -183,7 +183,7 @@ def delivery_build(
     delivery.body_plain = rendered.body_plain
     delivery.body_html = rendered.body_html
     now = timezone.now()
-    quiet_until = customer.quiet_hours_end_after(now) if notification.category in WAITS_FOR_QUIET else None
+    quiet_until = _quiet_until(notification, now, customer)
     if quiet_until is not None:
         # Scheduled, not enqueued: the outbox sweep hands it to the broker once it is due, so a wait
         # of hours never sits in the broker (whose redelivery timeout is shorter).
@@ -197,6 +197,14 @@ def delivery_build(
 # Categories whose messages wait for the end of the customer's quiet hours. Order updates do not:
 # they go at once, and Telegram delivers them silently during quiet hours (see delivery_send).
 WAITS_FOR_QUIET = {Category.MARKETING}
+
+
+def _quiet_until(notification: Notification, moment: Any, customer: Customer | None = None) -> Any:
+    """When a message of this notification due at `moment` may go instead: the end of the customer's
+    quiet hours for categories that wait for it, else None."""
+    if notification.category not in WAITS_FOR_QUIET:
+        return None
+    return (customer or notification.customer).quiet_hours_end_after(moment)
 
 
 def _over_hourly_cap(notification: Notification, customer: Customer) -> bool:
@@ -738,6 +746,11 @@ def _delivery_record(
             delivery.status = DeliveryStatus.RETRYING
             delivery.next_attempt_at = now + timedelta(seconds=retry_in)
             delivery.enqueued_at = now
+            quiet_until = _quiet_until(delivery.notification, delivery.next_attempt_at)
+            if quiet_until is not None:
+                # A retry that would land in the customer's quiet hours waits for their end, in the
+                # outbox like a message created then (the sweep hands it over).
+                delivery.next_attempt_at, delivery.enqueued_at = quiet_until, None
     delivery.claimed_at = None
     attempt.save()
     delivery.save(
@@ -759,7 +772,7 @@ def _delivery_record(
     transaction.on_commit(lambda: _observe_attempt(delivery, attempt.outcome, retry_in))
     if delivery.status == DeliveryStatus.FAILED:
         _failover(delivery)
-    if retry_in is not None:
+    if retry_in is not None and delivery.enqueued_at is not None:
         delay, priority = retry_in, notification.priority
         transaction.on_commit(lambda: deliveries_enqueue([delivery], countdown=delay, priority=priority))
     if refresh_status:

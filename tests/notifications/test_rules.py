@@ -209,3 +209,36 @@ def test_a_worker_takes_due_deliveries_of_its_channel_along(
     assert statuses.count("queued") == 5 - sent
     sent_notifications = Notification.objects.filter(deliveries__status="sent")
     assert set(sent_notifications.values_list("status", flat=True)) == {"sent"}
+
+
+def test_a_marketing_retry_that_would_land_in_quiet_hours_waits_for_their_end(
+    ada: Customer, settings: Any
+) -> None:
+    import zoneinfo
+    from datetime import time
+
+    from django.utils import timezone
+
+    from apps.notifications.channels import channel_factory
+    from apps.notifications.services import delivery_send
+
+    settings.NOTIFICATION_CHANNELS = {"email": "tests.fakes.channels.ExplodingEmailChannel"}
+    channel_factory.reset()
+    try:
+        delivery = email_of(send(ada, "Spring sale"))  # created outside quiet hours: due now
+        hour = timezone.now().astimezone(zoneinfo.ZoneInfo("Asia/Tokyo")).hour
+        Customer.objects.filter(pk=ada.pk).update(
+            time_zone="Asia/Tokyo",
+            quiet_hours_start=time((hour - 1) % 24),
+            quiet_hours_end=time((hour + 2) % 24),
+        )
+
+        delivery_send(delivery_id=delivery.pk)  # fails: the retry would fall inside quiet hours
+
+        delivery.refresh_from_db()
+        ada.refresh_from_db()
+        assert delivery.status == "retrying"
+        assert delivery.next_attempt_at == ada.quiet_hours_end_after(timezone.now())
+        assert delivery.enqueued_at is None
+    finally:
+        channel_factory.reset()
