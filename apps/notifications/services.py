@@ -255,8 +255,7 @@ def _supersede_older_status_notifications(*, order_id: int) -> None:
     if not notification_ids:
         return
     stale.update(status=DeliveryStatus.SKIPPED, skip_reason=SkipReason.SUPERSEDED, updated_at=timezone.now())
-    for notification_id in notification_ids:
-        notification_refresh_status(Notification(pk=notification_id))
+    notifications_refresh_status(sorted(notification_ids))
 
 
 @transaction.atomic(savepoint=False)
@@ -450,17 +449,6 @@ def deliveries_enqueue(
             logger.warning("Could not mark deliveries for the sweep", exc_info=True)
 
 
-def delivery_claim(delivery_id: int) -> bool:
-    """Move a due delivery to `sending` with one conditional UPDATE; only the winner may send."""
-    now = timezone.now()
-    claimed = (
-        Delivery.objects.filter(pk=delivery_id, status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRYING])
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .update(status=DeliveryStatus.SENDING, claimed_at=now, updated_at=now)
-    )
-    return claimed == 1
-
-
 def _delivery_release(delivery: Delivery, wait: float, reason: str) -> None:
     """Give a claimed delivery back, due again in `wait` seconds; no provider call, so no attempt."""
     now = timezone.now()
@@ -538,7 +526,7 @@ def delivery_send(*, delivery_id: int) -> None:
     are taken along as a batch (`NOTIFICATION_BACKLOG_BATCH`): their own tasks find them sent and end
     at the claim. Celery's per-task cost is then paid once per batch, as for broadcasts.
     """
-    delivery = _delivery_claim_row(delivery_id)
+    delivery = delivery_claim(delivery_id)
     if delivery is None:
         return  # another worker has it, it is finished, or it is not due yet
     delivery.notification = Notification.objects.select_related("customer").get(pk=delivery.notification_id)
@@ -590,7 +578,7 @@ def deliveries_send(delivery_ids: list[int], *, budget: float | None = None) -> 
             notification = contexts.get(delivery_id)
             if notification is None:
                 continue
-            delivery = _delivery_claim_row(delivery_id)
+            delivery = delivery_claim(delivery_id)
             if delivery is None:
                 continue  # another worker has it, it is finished, or it is not due yet
             delivery.notification = notification
@@ -601,9 +589,10 @@ def deliveries_send(delivery_ids: list[int], *, budget: float | None = None) -> 
             notifications_refresh_status(sorted(touched))
 
 
-def _delivery_claim_row(delivery_id: int) -> Delivery | None:
-    """The conditional claim of `delivery_claim`, returning the claimed row in the same statement
-    (UPDATE ... RETURNING, on PostgreSQL and SQLite alike): one round trip instead of two."""
+def delivery_claim(delivery_id: int) -> Delivery | None:
+    """Move a due delivery to `sending` with one conditional UPDATE; only the winner may send, and it
+    gets the claimed row from the same statement (UPDATE ... RETURNING, on PostgreSQL and SQLite
+    alike). None: another worker has it, it is finished, or it is not due yet."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     table = Delivery._meta.db_table
     rows = list(
@@ -876,8 +865,7 @@ def _reclaim_abandoned(now: Any) -> int:
             status=DeliveryStatus.FAILED, last_error="worker_lost: the worker stopped while sending", **common
         )
         lost = list(Delivery.objects.filter(pk__in=exhausted).values_list("pk", "notification_id", "channel"))
-        for notification_id in {notification_id for _, notification_id, _ in lost}:
-            notification_refresh_status(Notification(pk=notification_id))
+        notifications_refresh_status(sorted({notification_id for _, notification_id, _ in lost}))
         events = [
             DeliveryFailed(
                 delivery_id=pk,
@@ -959,8 +947,7 @@ def deliveries_retry(*, delivery_ids: list[int]) -> int:
         status=DeliveryStatus.QUEUED, attempts=0, throttled_attempts=0, next_attempt_at=now, updated_at=now
     )
     deliveries = list(Delivery.objects.filter(pk__in=ids))
-    for notification_id in {d.notification_id for d in deliveries}:
-        notification_refresh_status(Notification(pk=notification_id))
+    notifications_refresh_status(sorted({d.notification_id for d in deliveries}))
     transaction.on_commit(lambda: deliveries_enqueue(deliveries))
     return len(ids)
 

@@ -103,23 +103,22 @@ def _link(chat_id: int, token: str) -> str:
     return f"Hello {customer.name}! Your order updates will arrive in this chat. Send /stop to end them."
 
 
-def _customers_of_chat(chat_id: int) -> list[int]:
-    return list(Customer.objects.filter(telegram_chat_id=str(chat_id)).values_list("pk", flat=True))
+def _switch_chat(chat_id: int, *, on: bool) -> bool:
+    """Switch Telegram on or off, in every category, for the customers linked to this chat; False
+    when no customer is linked to it."""
+    customer_ids = list(Customer.objects.filter(telegram_chat_id=str(chat_id)).values_list("pk", flat=True))
+    for customer_id in customer_ids:
+        preference_set(customer_id=customer_id, channel="telegram", on=on)
+    return bool(customer_ids)
 
 
 def _stop(chat_id: int) -> str:
-    customer_ids = _customers_of_chat(chat_id)
-    for customer_id in customer_ids:
-        preference_set(customer_id=customer_id, channel="telegram", on=False)
-    if not customer_ids:
+    if not _switch_chat(chat_id, on=False):
         return "This chat is not linked to a customer account."
     return "Done: no more notifications in this chat. Send /start to receive them again."
 
 
 def _resume(chat_id: int) -> str:
-    customer_ids = _customers_of_chat(chat_id)
-    for customer_id in customer_ids:
-        preference_set(customer_id=customer_id, channel="telegram", on=True)
-    if not customer_ids:
+    if not _switch_chat(chat_id, on=True):
         return "Open the link from the shop to connect this chat to your account."
     return "Welcome back: notifications will arrive in this chat again."
