@@ -56,11 +56,18 @@ def preferences_update(*, customer: Customer, data: dict[str, Any]) -> Customer:
 def preference_set(*, customer_id: int, channel: str, on: bool, categories: list[str] | None = None) -> None:
     """Switch one channel on or off in the given categories (all by default), keeping the rest."""
     customer = Customer.objects.select_for_update().get(pk=customer_id)
-    preferences = {category: dict(channels) for category, channels in customer.preferences.items()}
-    for category in categories or Category.values:
-        preferences.setdefault(category, {})[channel] = on
-    customer.preferences = preferences
+    customer.preferences = with_channel(customer.preferences, channel=channel, on=on, categories=categories)
     customer.save(update_fields=["preferences", "updated_at"])
+
+
+def with_channel(
+    preferences: dict[str, dict[str, bool]], *, channel: str, on: bool, categories: list[str] | None = None
+) -> dict[str, dict[str, bool]]:
+    """A copy of `preferences` with `channel` on or off in `categories` (all by default)."""
+    changed = {category: dict(channels) for category, channels in preferences.items()}
+    for category in categories or Category.values:
+        changed.setdefault(category, {})[channel] = on
+    return changed
 
 
 def unsubscribe_token(*, customer_id: int, category: str, channel: str = "email") -> str:

@@ -124,6 +124,7 @@ def dashboard_context(now: datetime) -> dict[str, Any]:
         "charts": charts,
         "peak": peak,
         "width": width,
+        "bar_width": BAR_WIDTH,
         "height": CHART_HEIGHT,
         "labels": [(AXIS + i * (BAR_WIDTH + BAR_GAP), f"{h:%H}") for i, h in enumerate(hours) if i % 3 == 0],
         "legend": list(STATUS_COLOURS.items()),

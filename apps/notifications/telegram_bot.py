@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.customers.models import Customer, TelegramLink
-from apps.customers.preferences import preference_set
+from apps.customers.preferences import preference_set, with_channel
 
 _bot_username: dict[str, str] = {}
 
@@ -98,8 +98,10 @@ def _link(chat_id: int, token: str) -> str:
     if "telegram" not in customer.channels:
         customer.channels = [*customer.channels, "telegram"]
     customer.unreachable_channels = [c for c in customer.unreachable_channels if c != "telegram"]
-    customer.save(update_fields=["telegram_chat_id", "channels", "unreachable_channels", "updated_at"])
-    preference_set(customer_id=customer.pk, channel="telegram", on=True)
+    customer.preferences = with_channel(customer.preferences, channel="telegram", on=True)
+    customer.save(
+        update_fields=["telegram_chat_id", "channels", "unreachable_channels", "preferences", "updated_at"]
+    )
     return f"Hello {customer.name}! Your order updates will arrive in this chat. Send /stop to end them."
 
 
