@@ -6,7 +6,9 @@ import sys
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+    # `manage.py test` runs the pytest suite (core.test_runner) with the test settings, as `make test` does.
+    default = "config.settings.test" if sys.argv[1:2] == ["test"] else "config.settings.dev"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", default)
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

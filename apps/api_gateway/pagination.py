@@ -16,14 +16,13 @@ class PageNumberPagination(pagination.PageNumberPagination):
 
 
 def paginated_response(
-    *,
-    request: Request,
-    view: APIView,
-    queryset: QuerySet[Any],
-    serializer_class: type[Serializer[Any]],
-    paginator_class: type[pagination.BasePagination] = PageNumberPagination,
+    *, request: Request, view: APIView, queryset: QuerySet[Any], serializer_class: type[Serializer[Any]]
 ) -> Response:
-    """One page of `queryset`, serialized, in the list envelope of the paginator."""
+    """One page of `queryset`, serialized, in the list envelope of the view's `pagination_class`.
+
+    The attribute is also what drf-spectacular reads to document the envelope instead of a bare array.
+    """
+    paginator_class: type[pagination.BasePagination] = getattr(view, "pagination_class", PageNumberPagination)
     paginator = paginator_class()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)

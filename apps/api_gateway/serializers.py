@@ -21,3 +21,20 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class FilterSerializer(serializers.Serializer):
+    """Query filters: a parameter given with an empty value is an error, not silently ignored (DRF
+    ignores blank form values of optional fields), so `?status=` cannot look like a filter that matched."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        blank = [
+            name
+            for name, field in self.fields.items()
+            if data.get(name) == "" and not getattr(field, "allow_blank", False)
+        ]
+        if blank:
+            raise serializers.ValidationError(
+                {name: ["Give a value or leave the parameter out."] for name in blank}
+            )
+        return super().to_internal_value(data)

@@ -3,7 +3,8 @@
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from django.views import defaults
+from django.views import csrf, defaults
+from django.views.decorators.csrf import csrf_exempt
 
 from apps.api_gateway.exceptions import error_json
 
@@ -38,6 +39,14 @@ def handler500(request: HttpRequest) -> HttpResponse:
     return defaults.server_error(request)
 
 
+@csrf_exempt  # API clients send no CSRF token: a POST must get the JSON 404, not Django's HTML 403
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    """Catch-all under /api/: JSON 404 even with DEBUG on (Django's debug 404 page is HTML)."""
+    """Catch-all under /api/: JSON 404 for any method, even with DEBUG on (Django's is HTML)."""
     return error_json(404, "not_found", f"No API endpoint at {request.path}.")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF refusals (admin forms) stay Django's page; under /api/ they are enveloped like every error."""
+    if _wants_json(request):
+        return error_json(403, "csrf_failed", "CSRF verification failed.", {"reason": reason})
+    return csrf.csrf_failure(request, reason)

@@ -2,15 +2,23 @@
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.api_gateway.pagination import paginated_response
-from apps.api_gateway.serializers import StrictCharField, validated
-from apps.customers.models import Category, Customer, configured_channel_names
+from apps.api_gateway.pagination import PageNumberPagination, paginated_response
+from apps.api_gateway.serializers import FilterSerializer, StrictCharField, validated
+from apps.customers.models import (
+    PHONE_PATTERN,
+    TELEGRAM_CHAT_ID_PATTERN,
+    Category,
+    Customer,
+    available_time_zones,
+    configured_channel_names,
+)
 from apps.customers.preferences import preferences_of, preferences_update
 from apps.customers.selectors import customer_get, customer_list
 from apps.customers.services import customer_create, customer_update
@@ -18,7 +26,15 @@ from apps.customers.services import customer_create, customer_update
 BLANK_WHEN_NULL = ("email", "phone", "telegram_chat_id")
 
 
-@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}], "example": "@shop_customer"})
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1},
+            {"type": "string", "pattern": TELEGRAM_CHAT_ID_PATTERN},
+        ],
+        "example": "@shop_customer",
+    }
+)
 class TelegramChatIdField(serializers.Field):
     """An integer chat id, a string of digits or an @username; stored and returned as text."""
 
@@ -33,13 +49,30 @@ class TelegramChatIdField(serializers.Field):
         return str(value)
 
 
+@extend_schema_field({"type": "string", "enum": list(settings.NOTIFICATION_LANGUAGES)})
+class LanguageField(StrictCharField):
+    """Checked by Customer.clean(); the schema names the languages that have templates."""
+
+
+@extend_schema_field({"type": "string", "enum": configured_channel_names()})
+class ChannelNameField(StrictCharField):
+    """Checked by Customer.clean() (configured, once each, with a contact point)."""
+
+
+@extend_schema_field({"type": "string", "pattern": PHONE_PATTERN, "maxLength": 32})
+class PhoneField(StrictCharField):
+    """Checked by the model's phone validator."""
+
+
 class CustomerInputSerializer(serializers.Serializer):
     name = StrictCharField(max_length=200)
     email = serializers.EmailField(required=False, allow_blank=True, allow_null=True, max_length=254)
-    phone = StrictCharField(required=False, allow_blank=True, allow_null=True, max_length=32)
+    phone = PhoneField(required=False, allow_blank=True, allow_null=True, max_length=32)
     telegram_chat_id = TelegramChatIdField(required=False, allow_null=True)
-    language = StrictCharField(required=False, max_length=8)
-    channels = serializers.ListField(child=StrictCharField(), required=False, allow_null=True, max_length=10)
+    language = LanguageField(required=False, max_length=8)
+    channels = serializers.ListField(
+        child=ChannelNameField(), required=False, allow_null=True, max_length=len(configured_channel_names())
+    )
     external_id = StrictCharField(required=False, allow_null=True, allow_blank=True, max_length=100)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -64,12 +97,14 @@ class CustomerOutputSerializer(serializers.ModelSerializer):
         )
 
 
-class CustomerFilterSerializer(serializers.Serializer):
-    email = serializers.CharField(required=False, max_length=254)
-    external_id = serializers.CharField(required=False, max_length=100)
+class CustomerFilterSerializer(FilterSerializer):
+    email = serializers.CharField(required=False, min_length=1, max_length=254)
+    external_id = serializers.CharField(required=False, min_length=1, max_length=100)
 
 
 class CustomerListApi(APIView):
+    pagination_class = PageNumberPagination
+
     @extend_schema(parameters=[CustomerFilterSerializer], responses=CustomerOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         queryset = customer_list(**validated(CustomerFilterSerializer, request.query_params))
@@ -111,7 +146,15 @@ class QuietHoursSerializer(serializers.Serializer):
 @extend_schema_field(
     {
         "type": "object",
-        "additionalProperties": {"type": "object", "additionalProperties": {"type": "boolean"}},
+        "properties": {
+            category: {
+                "type": "object",
+                "properties": {channel: {"type": "boolean"} for channel in configured_channel_names()},
+                "additionalProperties": False,
+            }
+            for category in Category.values
+        },
+        "additionalProperties": False,
         "example": {"order_updates": {"telegram": True, "email": True}, "marketing": {"email": False}},
     }
 )
@@ -142,8 +185,13 @@ class CategoryChannelsField(serializers.Field):
         return value
 
 
+@extend_schema_field({"type": "string", "enum": sorted(available_time_zones()), "example": "Europe/Berlin"})
+class TimeZoneField(StrictCharField):
+    """Checked by Customer.clean() against the IANA database."""
+
+
 class PreferencesSerializer(serializers.Serializer):
-    time_zone = StrictCharField(max_length=64, default="UTC", help_text="IANA name, e.g. Europe/Berlin.")
+    time_zone = TimeZoneField(max_length=64, default="UTC", help_text="IANA name, e.g. Europe/Berlin.")
     quiet_hours = QuietHoursSerializer(
         allow_null=True,
         default=None,

@@ -16,13 +16,15 @@ from django.core.validators import RegexValidator
 from django.db import models
 
 # Numeric chat ids (negative for groups) or a public @username, as Telegram accepts them.
+TELEGRAM_CHAT_ID_PATTERN = r"^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$"
+PHONE_PATTERN = r"^\+?[0-9][0-9 ()-]{4,24}$"
 telegram_chat_id_validator = RegexValidator(
-    r"^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$",
+    TELEGRAM_CHAT_ID_PATTERN,
     "Enter an integer chat id or an @username.",
     code="invalid_telegram_chat_id",
 )
 phone_validator = RegexValidator(
-    r"^\+?[0-9][0-9 ()-]{4,24}$", "Enter a phone number such as +49 30 1234567.", code="invalid_phone"
+    PHONE_PATTERN, "Enter a phone number such as +49 30 1234567.", code="invalid_phone"
 )
 
 # Which contact field a channel needs; a channel missing here needs no contact point.

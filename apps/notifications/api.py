@@ -11,7 +11,8 @@ from rest_framework.views import APIView
 
 from apps.api_gateway.exceptions import UnprocessableEntity
 from apps.api_gateway.pagination import paginated_response
-from apps.api_gateway.serializers import StrictCharField, validated
+from apps.api_gateway.schema import error_response
+from apps.api_gateway.serializers import FilterSerializer, StrictCharField, validated
 from apps.customers.models import Category, Customer
 from apps.notifications.models import Delivery, Notification, NotificationStatus, Priority, Strategy
 from apps.notifications.rendering import TemplateError, template_check
@@ -86,6 +87,7 @@ class MessageInputSerializer(serializers.Serializer):
         child=serializers.ChoiceField(choices=list(settings.NOTIFICATION_CHANNELS)),
         required=False,
         allow_empty=False,
+        min_length=1,
         max_length=10,
     )
     strategy = serializers.ChoiceField(choices=Strategy.choices, default=Strategy.ALL)
@@ -131,10 +133,10 @@ class BroadcastInputSerializer(MessageInputSerializer):
     )
 
 
-class HistoryFilterSerializer(serializers.Serializer):
+class HistoryFilterSerializer(FilterSerializer):
     customer = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     status = serializers.ChoiceField(required=False, choices=NotificationStatus.choices)
-    channel = serializers.CharField(required=False, max_length=32)
+    channel = serializers.CharField(required=False, min_length=1, max_length=32)
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
 
@@ -164,8 +166,8 @@ class DeadLetterOutputSerializer(serializers.ModelSerializer):
         )
 
 
-class DeadLetterFilterSerializer(serializers.Serializer):
-    channel = serializers.CharField(required=False, max_length=32)
+class DeadLetterFilterSerializer(FilterSerializer):
+    channel = serializers.CharField(required=False, min_length=1, max_length=32)
     since = serializers.DateTimeField(required=False)
 
 
@@ -183,6 +185,8 @@ class DeadLetterPagination(pagination.CursorPagination):
 
 
 class DeadLetterListApi(APIView):
+    pagination_class = DeadLetterPagination
+
     @extend_schema(parameters=[DeadLetterFilterSerializer], responses=DeadLetterOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         filters = validated(DeadLetterFilterSerializer, request.query_params)
@@ -191,7 +195,6 @@ class DeadLetterListApi(APIView):
             view=self,
             queryset=dead_letters(**filters),
             serializer_class=DeadLetterOutputSerializer,
-            paginator_class=DeadLetterPagination,
         )
 
 
@@ -208,7 +211,13 @@ class NotificationSendApi(APIView):
     @extend_schema(
         request=SendInputSerializer,
         parameters=[OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER)],
-        responses={202: NotificationOutputSerializer, 200: NotificationOutputSerializer},
+        responses={
+            202: NotificationOutputSerializer,
+            200: NotificationOutputSerializer,
+            422: error_response(
+                422, "This Idempotency-Key came with another body (`idempotency_key_reused`)."
+            ),
+        },
     )
     def post(self, request: Request) -> Response:
         key = request.headers.get("Idempotency-Key") or None
@@ -243,6 +252,8 @@ class NotificationStatusApi(APIView):
 
 
 class NotificationHistoryApi(APIView):
+    pagination_class = HistoryPagination
+
     @extend_schema(parameters=[HistoryFilterSerializer], responses=NotificationOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         filters = validated(HistoryFilterSerializer, request.query_params)
@@ -258,5 +269,4 @@ class NotificationHistoryApi(APIView):
             view=self,
             queryset=queryset,
             serializer_class=NotificationOutputSerializer,
-            paginator_class=HistoryPagination,
         )

@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.api_gateway.exceptions import Conflict, error_json
+from apps.api_gateway.schema import error_response
 from apps.customers.selectors import customer_get
 from apps.notifications.telegram_bot import (
     TelegramNotConfigured,
@@ -38,7 +39,13 @@ class TelegramLinkOutputSerializer(serializers.Serializer):
 
 
 class TelegramLinkApi(APIView):
-    @extend_schema(request=None, responses={201: TelegramLinkOutputSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            201: TelegramLinkOutputSerializer,
+            409: error_response(409, "No Telegram bot is configured, so there is nothing to link to."),
+        },
+    )
     def post(self, request: Request, customer_id: str) -> Response:
         customer = customer_get(customer_id)
         try:

@@ -3,15 +3,16 @@
 from collections.abc import Callable
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.api_gateway.exceptions import Conflict
-from apps.api_gateway.pagination import paginated_response
-from apps.api_gateway.serializers import StrictCharField, validated
+from apps.api_gateway.pagination import PageNumberPagination, paginated_response
+from apps.api_gateway.schema import error_response
+from apps.api_gateway.serializers import FilterSerializer, StrictCharField, validated
 from apps.customers.selectors import customer_get
 from apps.orders.models import Order, OrderItem, OrderStatusChange
 from apps.orders.selectors import order_get, order_list
@@ -27,16 +28,25 @@ class IllegalTransitionError(Conflict):
     default_code = "illegal_transition"
 
 
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": r"^\d{1,10}(?:\.\d{1,2})?$", "example": "9.99"}
+)
+class PriceField(serializers.DecimalField):
+    """A non-negative amount with at most two decimals, as a string."""
+
+
 class ItemInputSerializer(serializers.Serializer):
     sku = StrictCharField(max_length=64)
     name = StrictCharField(max_length=200)
     quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
-    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    unit_price = PriceField(max_digits=12, decimal_places=2, min_value=0)
 
 
 class OrderInputSerializer(serializers.Serializer):
     customer = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
-    items = serializers.ListField(child=ItemInputSerializer(), allow_empty=False, max_length=500)
+    items = serializers.ListField(
+        child=ItemInputSerializer(), allow_empty=False, min_length=1, max_length=500
+    )
     currency = serializers.RegexField(r"^[A-Z]{3}$", required=False, default="EUR")
     external_id = StrictCharField(required=False, allow_null=True, allow_blank=True, max_length=100)
 
@@ -79,13 +89,15 @@ class OrderOutputSerializer(serializers.ModelSerializer):
         )
 
 
-class OrderFilterSerializer(serializers.Serializer):
+class OrderFilterSerializer(FilterSerializer):
     customer = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     status = serializers.ChoiceField(required=False, choices=OrderStatus.choices)
-    external_id = serializers.CharField(required=False, max_length=100)
+    external_id = serializers.CharField(required=False, min_length=1, max_length=100)
 
 
 class OrderListApi(APIView):
+    pagination_class = PageNumberPagination
+
     @extend_schema(parameters=[OrderFilterSerializer], responses=OrderOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         filters = validated(OrderFilterSerializer, request.query_params)
@@ -125,7 +137,13 @@ class OrderDetailApi(APIView):
 
 
 class OrderStatusApi(APIView):
-    @extend_schema(request=OrderStatusInputSerializer, responses=OrderOutputSerializer)
+    @extend_schema(
+        request=OrderStatusInputSerializer,
+        responses={
+            200: OrderOutputSerializer,
+            409: error_response(409, "The order cannot move to that status (`illegal_transition`)."),
+        },
+    )
     def put(self, request: Request, order_id: str) -> Response:
         order = order_get(order_id)
         data = validated(OrderStatusInputSerializer, request.data)

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -54,6 +55,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+CSRF_FAILURE_VIEW = "apps.api_gateway.views.csrf_failure"
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
@@ -91,6 +93,8 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# `manage.py test` runs the pytest suite.
+TEST_RUNNER = "core.test_runner.PytestTestRunner"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -134,12 +138,19 @@ CELERY_BROKER_URL = env_text(
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Every queue the project routes to (see CELERY_TASK_QUEUES below, after NOTIFICATION_CHANNELS): a
+# worker started without -Q consumes them all, as `celery -A config worker -l info` should; -Q narrows.
+# The worker leaves out the steps this service does not use (gossip, mingle, event heartbeats): the
+# Gossip step's close on a lost Redis connection is what made kombu exit the worker (kombu #582).
+CELERY_WORKER_CONSUMER = "core.celery_consumer:Consumer"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # Tasks each worker process reserves ahead. 1 keeps priorities strict (an order update never waits
 # behind reserved bulk tasks); more saves a broker round trip per task for bulk throughput.
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("WORKER_PREFETCH_MULTIPLIER", default=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker waits out a broker outage of any length (Celery's default gives up after 100 retries).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TIMEZONE = "UTC"
 
 
@@ -179,11 +190,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["apps.api_gateway.permissions.HasValidApiKey"],
     "DEFAULT_THROTTLE_CLASSES": ["apps.api_gateway.throttling.ApiKeyRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["apps.api_gateway.parsers.StrictJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "apps.api_gateway.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "apps.api_gateway.exceptions.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.api_gateway.schema.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 # Requests per API key; "None" disables throttling.
@@ -191,12 +202,17 @@ API_THROTTLE_RATE = env("API_THROTTLE_RATE", default="6000/min")
 # Largest accepted request body; larger ones get 413 before any parsing.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=256 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# Deepest nesting of arrays and objects a JSON body may have (the whole body, `context` included);
+# deeper is 400 parse_error.
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Notification service API",
     "DESCRIPTION": "Customers, orders and the notifications their events produce.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies get components of their own, so required text fields say minLength 1 there.
+    "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -217,6 +233,11 @@ NOTIFICATION_CHANNELS: dict[str, str] = env.dict(
         "telegram": "apps.notifications.channels.telegram.TelegramChannel",
         "email": "apps.notifications.channels.email.EmailChannel",
     },
+)
+# Each queue with its own direct exchange and routing key, as Celery would create it on first use.
+CELERY_TASK_QUEUES = tuple(
+    Queue(name, Exchange(name), routing_key=name)
+    for name in ["default", *(f"notifications.{channel}" for channel in NOTIFICATION_CHANNELS)]
 )
 NOTIFICATION_LANGUAGES = ["en", "de"]
 # Provider calls per delivery before it fails (429 answers do not count).
@@ -251,6 +272,9 @@ TELEGRAM_BOT_USERNAME = env("TELEGRAM_BOT_USERNAME", default="")
 TELEGRAM_LINK_TTL = env.int("TELEGRAM_LINK_TTL", default=3600)
 TELEGRAM_API_BASE_URL = env_text("TELEGRAM_API_BASE_URL", "https://api.telegram.org")
 TELEGRAM_WEBHOOK_SECRET = env("TELEGRAM_WEBHOOK_SECRET", default="")
+# The operators' chat (the seed's TELEGRAM_CHAT_ID): with a bot token, alerts about failed deliveries
+# go there over the bot unless OPS_ALERT_CHANNEL names another channel.
+TELEGRAM_CHAT_ID = env("TELEGRAM_CHAT_ID", default="")
 # Outbound Telegram limits, shared by all workers through Redis: at most TELEGRAM_RATE_PER_BOT
 # messages in any TELEGRAM_RATE_WINDOW seconds, and one message per chat every
 # TELEGRAM_PER_CHAT_INTERVAL seconds. The window is 5% over 1 s: a send is counted when its slot is
@@ -265,7 +289,9 @@ TELEGRAM_PER_CHAT_INTERVAL = env.float("TELEGRAM_PER_CHAT_INTERVAL", default=1.0
 APPRISE_URLS: list[str] = env.list("APPRISE_URLS", default=[])
 # Operator alerts about failed deliveries go to this channel (blank: none), at most one per channel
 # and error code every OPS_ALERT_INTERVAL seconds.
-OPS_ALERT_CHANNEL = env("OPS_ALERT_CHANNEL", default="")
+OPS_ALERT_CHANNEL = env_text(
+    "OPS_ALERT_CHANNEL", "telegram" if TELEGRAM_CHAT_ID and TELEGRAM_BOT_TOKEN else ""
+)
 OPS_ALERT_INTERVAL = env.float("OPS_ALERT_INTERVAL", default=300.0)
 
 EMAIL_BACKEND = env_text("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

@@ -78,12 +78,30 @@ def broker_purge(url: str) -> None:
                     channel.close()
 
 
+# The seed README's worker command, word for word: no -Q, no feature flags.
+SEED_COMMAND = ["celery", "-A", "config", "worker", "-l", "info"]
+
+
 class CeleryWorker:
-    def __init__(self, *, env: dict[str, str], log_path: Path, concurrency: int = 2) -> None:
+    """A worker process; `seed_command=True` starts it exactly as the seed README says."""
+
+    def __init__(
+        self, *, env: dict[str, str], log_path: Path, concurrency: int = 2, seed_command: bool = False
+    ) -> None:
         self.env = env
         self.log_path = ROOT / log_path
         self.concurrency = concurrency
+        self.seed_command = seed_command
         self.process: subprocess.Popen[bytes] | None = None
+
+    def _args(self) -> list[str]:
+        if self.seed_command:
+            return [sys.executable, "-m", *SEED_COMMAND, "--concurrency", str(self.concurrency)]
+        return [
+            sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
+            "--concurrency", str(self.concurrency), "--queues", QUEUES,
+            "--without-mingle", "--without-gossip", "--hostname", f"test-{os.getpid()}@%h",
+        ]  # fmt: skip
 
     def start(self, *, purge: bool = True) -> None:
         if purge:
@@ -92,17 +110,13 @@ class CeleryWorker:
         log = self.log_path.open("ab")
         start_at = log.tell()
         self.process = subprocess.Popen(
-            [
-                sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
-                "--concurrency", str(self.concurrency), "--queues", QUEUES,
-                "--without-mingle", "--without-gossip", "--hostname", f"test-{os.getpid()}@%h",
-            ],
+            self._args(),
             cwd=ROOT,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

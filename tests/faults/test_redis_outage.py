@@ -1,6 +1,7 @@
-"""Redis (broker, cache, throttling) stopped for 10 s in the middle of a burst of orders, with real
-gunicorn, worker and beat processes on a private redis-server: the API keeps answering 2xx, and every
-order's email arrives once Redis is back, brought back by the outbox sweep."""
+"""Redis (broker, cache, throttling) stopped in the middle of a burst of orders, with real gunicorn,
+worker and beat processes on a private redis-server: the API keeps answering 2xx, and every order's
+email arrives once Redis is back, brought back by the outbox sweep. The worker is started with the
+seed's plain command (`celery -A config worker -l info`) and outlives every outage."""
 
 import time
 from collections import Counter
@@ -36,7 +37,7 @@ def private_stack(
         NOTIFICATION_SWEEP_INTERVAL="1",
         NOTIFICATION_REENQUEUE_AFTER="2",
     )
-    worker = CeleryWorker(env=env, log_path=tmp_path / "worker.log")
+    worker = CeleryWorker(env=env, log_path=tmp_path / "worker.log", seed_command=True)
     worker.start()
     web, url = gunicorn(env=env, log_path=tmp_path / "gunicorn.log")
     beat = celery_beat(env=env, log_path=tmp_path / "beat.log", schedule=tmp_path / "beat-schedule")
@@ -108,3 +109,45 @@ def test_redis_down_for_10_s_no_5xx_and_everything_arrives(
     assert health.status_code == 200
     assert len(subjects) == orders
     assert sum(subjects.values()) == orders  # no process died, so no duplicate either
+
+
+def _logs(tmp_path: Path) -> str:
+    return "\n".join(
+        f"--- {name}\n" + "\n".join((tmp_path / name).read_text(errors="replace").splitlines()[-25:])
+        for name in ("worker.log", "beat.log", "gunicorn.log")
+    )
+
+
+def test_same_worker_delivers_after_each_of_three_20_s_outages(
+    private_stack: tuple[RedisServer, str, CeleryWorker], fake_smtp: FakeSMTP, tmp_path: Path
+) -> None:
+    redis_server, url, worker = private_stack
+    assert worker.process is not None
+    pid = worker.process.pid
+    _, key = api_key_create(name="outages")
+    client = httpx.Client(base_url=url, headers={"Authorization": f"Api-Key {key}"}, timeout=10)
+    customer = client.post("/api/v1/customers/", json={"name": "Ada", "email": "ada@example.com"}).json()
+    body = {
+        "customer": customer["id"],
+        "items": [{"sku": "MUG", "name": "Mug", "quantity": 1, "unit_price": "9.99"}],
+    }
+    accepted = 0
+    for outage in range(3):
+        redis_server.stop()
+        started = time.monotonic()
+        while time.monotonic() - started < 20:
+            assert client.post("/api/v1/orders/", json=body).status_code == 201
+            accepted += 1
+            time.sleep(0.5)
+        redis_server.start()
+
+        def delivered(expected: int = accepted) -> bool:
+            return Delivery.objects.filter(channel="email", status="sent").count() >= expected
+
+        assert wait_for(delivered, timeout=90, interval=0.5), f"outage {outage + 1}\n{_logs(tmp_path)}"
+        assert worker.process.poll() is None, f"the worker exited in outage {outage + 1}\n{_logs(tmp_path)}"
+        assert worker.process.pid == pid
+    subjects = Counter(str(m["Subject"]) for m in fake_smtp.to("ada@example.com"))
+    print(f"\nthree 20 s outages: {accepted} orders, all delivered by worker pid {pid}")
+    assert len(subjects) == accepted
+    assert "Unrecoverable error" not in (tmp_path / "worker.log").read_text(errors="replace")
