@@ -87,8 +87,8 @@ def _deliveries(n: int) -> Callable[[], None]:
     from django.conf import settings
 
     from apps.customers.models import Customer
-    from apps.notifications.models import Delivery
-    from apps.notifications.services import MessageSource, deliveries_send, notification_create
+    from apps.notifications.outbox.pump import outbox_drain
+    from apps.notifications.planning import MessageSource, notification_create
     from tests.fakes.smtp import free_port
 
     # The sink runs in its own process, as in `make bench`: in this one it would compete for the GIL.
@@ -104,11 +104,9 @@ def _deliveries(n: int) -> Callable[[], None]:
         notification_create(
             customer=customer, event="custom", source=MessageSource(message="Hi {{ customer.name }}")
         )
-    ids = list(Delivery.objects.filter(channel="email", status="queued").values_list("pk", flat=True))
 
     def run() -> None:
-        for start in range(0, len(ids), 20):
-            deliveries_send(ids[start : start + 20])
+        outbox_drain(channel="email", budget=600)
 
     return run
 

@@ -1,8 +1,10 @@
 """`make bench`: end-to-end figures on PostgreSQL and Redis, each beside a baseline measured in the
 same run. Bounded (a few minutes). Prints a table and writes bench/results/latest.json.
 
-a. email: N orders -> emails accepted by an aiosmtpd sink in its own process, vs one reused smtplib
-   connection to the same sink;
+a. email: a backlog of N order emails drained by one worker (as `bin/start worker` starts it) into an
+   aiosmtpd sink in its own process, vs one reused smtplib connection to the same sink; the same
+   backlog again beside a 300-message Telegram backlog; and order -> email latency at a steady
+   50 orders/s;
 b. telegram: a backlog of 600 messages to 600 chats against the fake enforcing 30/s: drain time vs
    the ideal 20 s, and 429 answers;
 c. API through nginx and gunicorn (2 workers) with wrk: POST /orders/, POST /notifications/send/,
@@ -36,7 +38,6 @@ from tests.fakes.telegram import TOKEN  # noqa: E402
 DB = "notifications_bench"
 N_EMAIL = int(os.environ.get("BENCH_EMAILS", "2000"))
 N_TELEGRAM = 600
-PRODUCERS = int(os.environ.get("BENCH_PRODUCERS", "2"))
 WRK_SECONDS = int(os.environ.get("BENCH_WRK_SECONDS", "8"))
 RESULTS = ROOT / "bench" / "results"
 LOGS = RESULTS / "logs"
@@ -108,67 +109,147 @@ def rss_mb(pid: int) -> dict[str, float]:
     return {"largest_process": round(max(sizes, default=0.0), 1), "all_processes": round(sum(sizes), 1)}
 
 
-def bench_email(smtp_stats: int, smtp_port: int) -> dict[str, Any]:
-    from apps.customers.models import Customer
-    from apps.orders.services import ItemInput, order_create
-
-    customers = Customer.objects.bulk_create(
-        Customer(name=f"Customer {i}", email=f"c{i}@bench.example", channels=["email"])
-        for i in range(N_EMAIL)
-    )
-    from decimal import Decimal
-
-    items = [ItemInput(sku="MUG", name="Mug", quantity=1, unit_price=Decimal("9.99"))]
-    # Orders come from PRODUCERS processes at once, as they would from a shop's many requests.
-    from multiprocessing import get_context
-
-    from django.db import connection
-
-    connection.close()  # each forked producer opens its own
-    shares = [customers[i::PRODUCERS] for i in range(PRODUCERS)]
-
-    def produce(share: list[Any]) -> None:
-        for customer in share:
-            order_create(customer=customer, items=items)
-        connection.close()
-
-    started = time.time()
-    processes = [get_context("fork").Process(target=produce, args=(share,)) for share in shares]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join()
-    created = time.time() - started
-    result = wait_for_messages(smtp_stats, N_EMAIL, timeout=240)
-    delivered = result["messages"]
-    seconds = (result["last_at"] or time.time()) - started
-    pipeline_rate = delivered / seconds
-
+def raw_smtp(smtp_stats: int, smtp_port: int, count: int) -> float:
+    """Messages per second through one reused smtplib connection into the same sink."""
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = "shop@bench.example", "raw@bench.example", "Raw"
     message.set_content("Hello " * 40)
     before = stats(smtp_stats)["messages"]
-    raw_started = time.time()
+    started = time.time()
     with smtplib.SMTP("127.0.0.1", smtp_port) as smtp:
-        for _ in range(N_EMAIL):
+        for _ in range(count):
             smtp.send_message(message)
-    raw_seconds = time.time() - raw_started
-    raw_rate = (stats(smtp_stats)["messages"] - before) / raw_seconds
+    return (stats(smtp_stats)["messages"] - before) / (time.time() - started)
+
+
+def order_backlog(customers: list[Any]) -> None:
+    """One order per customer, all in one transaction: the backlog exists before the first send."""
+    from decimal import Decimal
+
+    from django.db import transaction
+
+    from apps.orders.services import ItemInput, order_create
+
+    items = [ItemInput(sku="MUG", name="Mug", quantity=1, unit_price=Decimal("9.99"))]
+    with transaction.atomic():
+        for customer in customers:
+            order_create(customer=customer, items=items)
+
+
+def drain_rate(smtp_stats: int, before: int, count: int, started: float) -> tuple[int, float]:
+    result = wait_for_messages(smtp_stats, before + count, timeout=240)
+    delivered = result["messages"] - before
+    return delivered, delivered / ((result["last_at"] or time.time()) - started)
+
+
+def bench_email(smtp_stats: int, smtp_port: int, telegram_stats: int) -> dict[str, Any]:
+    from apps.customers.models import Customer
+
+    def customers(prefix: str, n: int, **fields: Any) -> list[Any]:
+        return Customer.objects.bulk_create(
+            Customer(name=f"{prefix} {i}", email=f"{prefix}{i}@bench.example", **fields) for i in range(n)
+        )
+
+    # 1. an email backlog alone
+    batch = customers("alone", N_EMAIL, channels=["email"])
+    before = stats(smtp_stats)["messages"]
+    order_backlog(batch)
+    started = time.time()
+    delivered, alone = drain_rate(smtp_stats, before, N_EMAIL, started)
+    raw = raw_smtp(smtp_stats, smtp_port, N_EMAIL)
+
+    # 2. the same beside a Telegram backlog of 300 chats, one worker serving both
+    mails = customers("mixed", N_EMAIL, channels=["email"])
+    chats = Customer.objects.bulk_create(
+        Customer(name=f"Chat {i}", telegram_chat_id=str(20_000_000 + i), channels=["telegram"])
+        for i in range(N_MIXED_TELEGRAM)
+    )
+    before, telegram_before = stats(smtp_stats)["messages"], stats(telegram_stats)
+    order_backlog(mails + chats)
+    started = time.time()
+    mixed_delivered, mixed = drain_rate(smtp_stats, before, N_EMAIL, started)
+    telegram = wait_for_messages(telegram_stats, telegram_before["messages"] + N_MIXED_TELEGRAM, timeout=60)
+    telegram_sent = telegram["messages"] - telegram_before["messages"]
+    telegram_rate = telegram_sent / ((telegram["last_at"] or time.time()) - started)
+    raw_again = raw_smtp(smtp_stats, smtp_port, N_EMAIL)
+    raw_mean = (raw + raw_again) / 2
+
     return {
-        "orders": N_EMAIL,
+        "backlog": N_EMAIL,
         "delivered": delivered,
-        "order_creation_per_s": round(N_EMAIL / created, 1),
-        "deliveries_per_s": round(pipeline_rate, 1),
-        "raw_smtp_per_s": round(raw_rate, 1),
-        "ratio": round(pipeline_rate / raw_rate, 2),
+        "deliveries_per_s": round(alone, 1),
+        "raw_smtp_per_s": round(raw, 1),
+        "ratio": round(alone / raw, 2),
+        "mixed": {
+            "email_delivered": mixed_delivered,
+            "email_per_s": round(mixed, 1),
+            "raw_smtp_per_s": round(raw_again, 1),
+            "email_ratio": round(mixed / raw_mean, 2),
+            "telegram_messages": telegram_sent,
+            "telegram_per_s": round(telegram_rate, 1),
+            "telegram_429": telegram["rate_limited"] - telegram_before["rate_limited"],
+        },
     }
+
+
+N_MIXED_TELEGRAM = 300
+LATENCY_RATE = 50
+LATENCY_SECONDS = int(os.environ.get("BENCH_LATENCY_SECONDS", "10"))
+
+
+def bench_latency(smtp_stats: int) -> dict[str, Any]:
+    """Orders at a steady LATENCY_RATE per second for LATENCY_SECONDS; for each, the time from its
+    commit to its email's arrival at the sink."""
+    from decimal import Decimal
+
+    from apps.customers.models import Customer
+    from apps.orders.services import ItemInput, order_create
+
+    count = LATENCY_RATE * LATENCY_SECONDS
+    customers = Customer.objects.bulk_create(
+        Customer(name=f"Steady {i}", email=f"steady{i}@bench.example", channels=["email"])
+        for i in range(count)
+    )
+    items = [ItemInput(sku="MUG", name="Mug", quantity=1, unit_price=Decimal("9.99"))]
+    committed: dict[str, float] = {}
+    started = time.monotonic()
+    for n, customer in enumerate(customers):
+        pause = started + n / LATENCY_RATE - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        order = order_create(customer=customer, items=items)
+        committed[order.number] = time.time()
+    wait_for_messages(smtp_stats, stats(smtp_stats)["messages"], timeout=1)
+    deadline = time.monotonic() + 60
+    arrived: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        received = httpx.get(f"http://127.0.0.1:{smtp_stats}/detail", timeout=10).json()["received"]
+        arrived = {
+            subject.rsplit(" ", 1)[-1]: at
+            for subject, at in received
+            if subject.rsplit(" ", 1)[-1] in committed
+        }
+        if len(arrived) == count:
+            break
+        time.sleep(0.5)
+    latencies = sorted((arrived[number] - committed[number]) * 1000 for number in arrived)
+
+    def pct(p: float) -> float:
+        return (
+            round(latencies[min(len(latencies) - 1, int(p * len(latencies)))], 1)
+            if latencies
+            else float("nan")
+        )
+
+    return {"orders": count, "delivered": len(latencies), "rate_per_s": LATENCY_RATE,
+            "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99), "max_ms": round(max(latencies, default=0), 1)}  # fmt: skip
 
 
 def bench_telegram(telegram_port: int) -> dict[str, Any]:
     from django.db import transaction
 
     from apps.customers.models import Customer
-    from apps.notifications.services import MessageSource, notification_create
+    from apps.notifications.planning import MessageSource, notification_create
 
     customers = Customer.objects.bulk_create(
         Customer(name=f"Chat {i}", telegram_chat_id=str(10_000_000 + i), channels=["telegram"])
@@ -366,8 +447,12 @@ def main() -> None:
     results: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}}
     try:
         time.sleep(3)
-        log(f"a. end-to-end email, {N_EMAIL} orders")
-        results["email"] = bench_email(smtp_stats, smtp_port)
+        log(
+            f"a. email backlog of {N_EMAIL} order emails, alone and beside {N_MIXED_TELEGRAM} Telegram messages"
+        )
+        results["email"] = bench_email(smtp_stats, smtp_port, telegram_stats)
+        log(f"a. order -> email latency at {LATENCY_RATE} orders/s for {LATENCY_SECONDS} s")
+        results["latency"] = bench_latency(smtp_stats)
         results["peak_rss_mb"] = {"worker": rss_mb(worker.process.pid)}  # type: ignore[union-attr]
         log(f"b. telegram backlog, {N_TELEGRAM} chats")
         results["telegram"] = bench_telegram(telegram_stats)
@@ -386,10 +471,15 @@ def main() -> None:
 
 
 def print_table(r: dict[str, Any]) -> None:
-    e, t, a = r["email"], r["telegram"], r["api"]
+    e, t, a, lat = r["email"], r["telegram"], r["api"], r["latency"]
+    m = e["mixed"]
     rows = [
-        ("email end-to-end", f"{e['deliveries_per_s']}/s", f"raw smtplib {e['raw_smtp_per_s']}/s", e["ratio"]),
-        (f"  order creation ({PRODUCERS} processes)", f"{e['order_creation_per_s']}/s", "", ""),
+        (f"email backlog {e['backlog']}", f"{e['deliveries_per_s']}/s", f"raw smtplib {e['raw_smtp_per_s']}/s",
+         e["ratio"]),
+        ("  beside telegram backlog", f"email {m['email_per_s']}/s, telegram {m['telegram_per_s']}/s "
+         f"({m['telegram_429']} x 429)", f"raw smtplib {m['raw_smtp_per_s']}/s", m["email_ratio"]),
+        (f"order->email at {lat['rate_per_s']}/s", f"p50 {lat['p50_ms']} ms p99 {lat['p99_ms']} ms "
+         f"({lat['delivered']}/{lat['orders']})", "", ""),
         ("telegram 600 chats", f"{t['drain_seconds']} s ({t['per_s']}/s, {t['http_429']} x 429)",
          f"ideal {t['ideal_seconds']} s", t["ratio_to_ideal"]),
     ]  # fmt: skip

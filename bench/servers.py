@@ -12,10 +12,12 @@ from tests.fakes.smtp import FakeSMTP
 from tests.fakes.telegram import FakeTelegram
 
 
-def serve_stats(port: int, stats: Any) -> None:
+def serve_stats(port: int, stats: Any, detail: Any = None) -> None:
+    """GET / answers the summary; GET /detail what `detail` returns (per-message facts), if given."""
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = json.dumps(stats()).encode()
+            body = json.dumps(detail() if detail and self.path.startswith("/detail") else stats()).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -46,7 +48,15 @@ def main() -> None:
                 "last_at": max(times, default=None),
             }
 
-        serve_stats(stats_port, smtp_stats)
+        def smtp_detail() -> dict[str, Any]:
+            with smtp.lock:
+                return {
+                    "received": [
+                        [str(m["Subject"]), at] for m, at in zip(smtp.messages, smtp.received_at, strict=True)
+                    ]
+                }
+
+        serve_stats(stats_port, smtp_stats, smtp_detail)
     else:
         telegram = FakeTelegram()
         telegram._server.server_close()

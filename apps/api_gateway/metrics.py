@@ -75,7 +75,7 @@ class MetricsMiddleware:
 
 
 class SharedStateCollector:
-    """Queue depths and circuit states, read from Redis at scrape time."""
+    """Queue depths, circuit states (Redis) and the outbox backlog (database), read at scrape time."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from apps.notifications.channels import channel_factory
@@ -97,6 +97,34 @@ class SharedStateCollector:
             except Exception:  # noqa: S110 - a scrape during a Redis outage shows no depth, not an error
                 pass
         yield depth
+        yield outbox_due()
+
+
+def outbox_due() -> GaugeMetricFamily:
+    """Deliveries due now and not yet taken, per channel: the outbox backlog (the broker holds only
+    drain wake-ups, so its queue depth says little about what is waiting)."""
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from apps.notifications.models import Delivery, DeliveryStatus
+
+    due = GaugeMetricFamily(
+        "notifications_outbox_due", "Deliveries due and waiting to be sent", labels=["channel"]
+    )
+    try:
+        rows = (
+            Delivery.objects.filter(
+                status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRYING],
+                next_attempt_at__lte=timezone.now(),
+            )
+            .values("channel")
+            .annotate(n=Count("id"))
+        )
+        for row in rows:
+            due.add_metric([row["channel"]], float(row["n"]))
+    except Exception:  # noqa: S110 - a scrape while the database is down shows no backlog, not an error
+        pass
+    return due
 
 
 def queue_depths() -> dict[str, int]:

@@ -6,8 +6,8 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from apps.notifications.models import Delivery, DeliveryAttempt, Notification, NotificationTemplate
+from apps.notifications.outbox.sweep import deliveries_retry
 from apps.notifications.rendering import TemplateError, render_message
-from apps.notifications.services import deliveries_retry
 
 PREVIEW_CONTEXT: dict[str, Any] = {
     "customer": {"name": "Ada <Lovelace>", "email": "ada@example.com", "language": "en"},

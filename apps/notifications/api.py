@@ -9,12 +9,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.api_gateway.exceptions import UnprocessableEntity
+from apps.api_gateway.exceptions import ApiError, UnprocessableEntity
 from apps.api_gateway.pagination import paginated_response
 from apps.api_gateway.schema import error_response
 from apps.api_gateway.serializers import FilterSerializer, StrictCharField, validated
 from apps.customers.models import Category, Customer
+from apps.notifications import dispatch
 from apps.notifications.models import Delivery, Notification, NotificationStatus, Priority, Strategy
+from apps.notifications.outbox.sweep import deliveries_retry
+from apps.notifications.planning import IdempotencyConflict, notification_send, validate_template_key
 from apps.notifications.rendering import TemplateError, template_check
 from apps.notifications.selectors import (
     dead_letters,
@@ -22,14 +25,13 @@ from apps.notifications.selectors import (
     notification_history,
     notifications_of_order,
 )
-from apps.notifications.services import (
-    IdempotencyConflict,
-    deliveries_retry,
-    notification_send,
-    validate_template_key,
-)
-from apps.notifications.tasks import broadcast as broadcast_task
 from apps.orders.models import Order
+
+
+class BrokerUnavailable(ApiError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "unavailable"
+    default_detail = "The broadcast could not be queued now; try again shortly."
 
 
 class IdempotencyKeyReused(UnprocessableEntity):
@@ -241,7 +243,10 @@ class NotificationBroadcastApi(APIView):
     @extend_schema(request=BroadcastInputSerializer, responses={202: dict})
     def post(self, request: Request) -> Response:
         data = validated(BroadcastInputSerializer, request.data)
-        broadcast_task.delay(data)
+        try:
+            dispatch.broadcast_enqueue(data)
+        except Exception:  # the broker is down: the request is stored nowhere else
+            raise BrokerUnavailable() from None
         return Response({"status": "accepted"}, status=status.HTTP_202_ACCEPTED)
 
 

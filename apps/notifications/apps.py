@@ -10,7 +10,7 @@ class NotificationsConfig(AppConfig):
 
         from apps.notifications import subscribers
         from apps.notifications.models import NotificationTemplate
-        from apps.notifications.services import template_cache_clear
+        from apps.notifications.planning import template_cache_clear
         from apps.orders.api import ORDER_DETAIL_SECTIONS
         from apps.orders.events import OrderCreated, OrderStatusChanged
         from core.patterns.observer import event_bus

@@ -20,15 +20,8 @@ from django.utils import timezone
 
 from apps.customers.models import Category, Customer
 from apps.notifications.models import Delivery, DeliveryStatus, Event, Notification
-from apps.notifications.services import (
-    MessageSource,
-    deliveries_after_commit,
-    delivery_build,
-)
+from apps.notifications.planning import MessageSource, deliveries_after_commit, delivery_build
 from apps.notifications.strategies import STRATEGIES, candidate_channels
-
-# Deliveries per Celery task: publishing one message per delivery was most of a broadcast's cost.
-BROADCAST_TASK_BATCH = 20
 
 
 @dataclass
@@ -144,6 +137,6 @@ def _send_chunk(
     for status, notification_ids in by_status.items():
         if status != Notification._meta.get_field("status").default:
             Notification.objects.filter(pk__in=notification_ids).update(status=status)
-    deliveries_after_commit(deliveries, priority=priority, batch_size=BROADCAST_TASK_BATCH)
+    deliveries_after_commit(deliveries, priority=priority)
     result.notifications += len(notifications)
     result.deliveries.update(d.skip_reason or d.status for d in deliveries)

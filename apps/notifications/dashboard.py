@@ -21,7 +21,7 @@ from django.utils import timezone
 from apps.notifications.channels import channel_factory
 from apps.notifications.circuits import breaker_for
 from apps.notifications.models import Delivery, DeliveryStatus
-from apps.notifications.services import deliveries_retry
+from apps.notifications.outbox.sweep import deliveries_retry
 
 HOURS = 24
 STATUS_COLOURS = {

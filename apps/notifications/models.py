@@ -21,6 +21,11 @@ class Priority(models.TextChoices):
     HIGH = "high", "High"
 
 
+def delivery_priority(priority: str) -> int:
+    """A delivery's place in its channel's queue: order updates (high) before bulk sends (normal)."""
+    return 0 if priority == Priority.HIGH else 1
+
+
 class NotificationStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     SENT = "sent", "Sent"
@@ -121,6 +126,7 @@ class Delivery(models.Model):
     channel = models.CharField(max_length=32)
     address = models.CharField(max_length=254, blank=True, help_text="Contact point when it was created.")
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
+    priority = models.PositiveSmallIntegerField(default=1, help_text="0: order updates first; 1: the rest.")
     skip_reason = models.CharField(max_length=32, choices=SkipReason.choices, blank=True)
     subject = models.CharField(max_length=255, blank=True)
     body = models.TextField(blank=True, help_text="Rendered text (escaped HTML for Telegram).")
@@ -151,11 +157,17 @@ class Delivery(models.Model):
                 condition=models.Q(status__in=["queued", "retrying", "sending"]),
             ),
             models.Index(fields=["channel", "status"], name="delivery_channel_status"),
-            # The backlog a worker takes along: due deliveries of one channel, earliest first.
+            # The batch claim: due deliveries of one channel in the order they go out.
             models.Index(
-                fields=["channel", "next_attempt_at"],
-                name="delivery_channel_due",
+                fields=["channel", "priority", "next_attempt_at", "id"],
+                name="delivery_claim_order",
                 condition=models.Q(status__in=["queued", "retrying"]),
+            ),
+            # Per-recipient order: is an earlier message to this address still waiting?
+            models.Index(
+                fields=["channel", "address", "id"],
+                name="delivery_recipient_pending",
+                condition=models.Q(status__in=["queued", "sending"]),
             ),
             models.Index(fields=["content_hash", "created_at"], name="delivery_dedup"),
         ]

@@ -12,6 +12,7 @@ import logging
 from django.conf import settings
 from django.utils.html import escape
 
+from apps.notifications import dispatch
 from apps.notifications.channels import OutgoingMessage, TransientError, channel_factory
 from apps.notifications.events import DeliveryFailed
 from core.patterns.rate_limit import RateLimitUnavailable
@@ -47,8 +48,6 @@ def on_delivery_failed(event: DeliveryFailed) -> None:
     code = event.error.split(":", 1)[0] or "error"
     if not _first_in_interval(f"{event.channel}:{code}"):
         return
-    from apps.notifications.tasks import ops_alert
-
     subject = f"Delivery failed on {event.channel}: {code}"
     body = (
         f"Delivery #{event.delivery_id} (notification #{event.notification_id}) failed after "
@@ -56,10 +55,7 @@ def on_delivery_failed(event: DeliveryFailed) -> None:
         f"Further '{code}' failures on {event.channel} are not reported for "
         f"{int(settings.OPS_ALERT_INTERVAL)} s; see the dashboard or GET /api/v1/notifications/dead-letters/."
     )
-    try:
-        ops_alert.apply_async(args=[target, subject, body], queue="default", retry=False)
-    except Exception:  # the broker is down: the failure is logged and in the dead letters anyway
-        logger.warning("Could not enqueue the ops alert: %s", subject)
+    dispatch.ops_alert_enqueue(channel=target, subject=subject, body=body)
 
 
 def ops_alert_send(*, channel: str, subject: str, body: str) -> None:

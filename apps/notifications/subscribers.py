@@ -4,7 +4,7 @@ from typing import Any
 
 from apps.customers.models import Customer
 from apps.notifications.models import Event
-from apps.notifications.services import notification_for_order
+from apps.notifications.planning import notification_for_order
 from apps.orders.events import OrderCreated, OrderStatusChanged
 
 

@@ -1,31 +1,48 @@
-"""Celery tasks: thin wrappers that take ids and call a service."""
+"""Celery tasks: thin wrappers that take ids or names and call a service. Nothing imports this module
+back: apps.notifications.dispatch sends these tasks by name."""
 
 from typing import Any
 
 from celery import shared_task
 
+from apps.notifications import dispatch
 from apps.notifications.channels import TransientError
+from apps.notifications.models import Delivery
 from apps.notifications.ops_alerts import ops_alert_send
-from apps.notifications.services import MessageSource, deliveries_send, delivery_send
-from apps.notifications.services import outbox_sweep as sweep
+from apps.notifications.outbox.pump import outbox_drain as drain
+from apps.notifications.outbox.sweep import outbox_sweep as sweep
+from apps.notifications.planning import MessageSource
 
 
 @shared_task(
     acks_late=True, reject_on_worker_lost=True, ignore_result=True, soft_time_limit=60, time_limit=90
 )
+def outbox_drain(channel: str) -> dict[str, Any]:
+    """Send the channel's due deliveries in batches until none is left or the drain's time is up."""
+    dispatch.outbox_drain_started(channel)
+    result = drain(channel=channel)
+    return {
+        "sent": result.sent,
+        "failed": result.failed,
+        "waiting": result.waiting,
+        "batches": result.batches,
+    }
+
+
+@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
 def deliver(delivery_id: int) -> None:
-    delivery_send(delivery_id=delivery_id)
+    """A task of the former one-task-per-delivery design, still in a broker after an upgrade: wake
+    the delivery's channel instead."""
+    channel = Delivery.objects.filter(pk=delivery_id).values_list("channel", flat=True).first()
+    if channel:
+        dispatch.outbox_wake([channel])
 
 
-@shared_task(
-    acks_late=True, reject_on_worker_lost=True, ignore_result=True, soft_time_limit=600, time_limit=660
-)
+@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
 def deliver_many(delivery_ids: list[int]) -> None:
-    """Several deliveries of one channel, one after the other (bulk work: broadcasts, the sweep).
-
-    Each is claimed on its own, so a redelivered or overlapping batch never sends one twice.
-    """
-    deliveries_send(delivery_ids)
+    """Like `deliver`, for the former batch task."""
+    channels = set(Delivery.objects.filter(pk__in=delivery_ids).values_list("channel", flat=True))
+    dispatch.outbox_wake(channels)
 
 
 @shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)

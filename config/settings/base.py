@@ -255,9 +255,12 @@ NOTIFICATION_DEDUP_WINDOW = env.float("NOTIFICATION_DEDUP_WINDOW", default=600.0
 # API sends per customer per hour beyond which deliveries are skipped (rate_limited); order events
 # are never capped.
 NOTIFICATION_CUSTOMER_HOURLY_CAP = env.int("NOTIFICATION_CUSTOMER_HOURLY_CAP", default=30)
-# A worker that sends one delivery takes up to this many due deliveries of the same channel along
-# (one Celery task's cost for the batch); 1 switches this off.
-NOTIFICATION_BACKLOG_BATCH = env.int("NOTIFICATION_BACKLOG_BATCH", default=20)
+# The delivery engine (apps/notifications/outbox): a drain claims up to NOTIFICATION_BATCH_SIZE due
+# deliveries of its channel at once, records outcomes at least every NOTIFICATION_RECORD_EVERY sends
+# (the most a worker killed mid-batch can duplicate), and hands over after NOTIFICATION_DRAIN_SECONDS.
+NOTIFICATION_BATCH_SIZE = env.int("NOTIFICATION_BATCH_SIZE", default=50)
+NOTIFICATION_RECORD_EVERY = env.int("NOTIFICATION_RECORD_EVERY", default=10)
+NOTIFICATION_DRAIN_SECONDS = env.float("NOTIFICATION_DRAIN_SECONDS", default=10.0)
 # Circuit breaker per channel: opens after this many consecutive transient failures, probes after.
 CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=5)
 CIRCUIT_RESET_TIMEOUT = env.float("CIRCUIT_RESET_TIMEOUT", default=30.0)

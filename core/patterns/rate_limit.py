@@ -50,6 +50,59 @@ return '0'
 """
 
 
+# KEYS: the shared key, then one key per item; ARGV: shared count, shared window, item count, item
+# window, member prefix. One slot per item, in order, each only when both the shared and its own limit
+# have room; the answer lists the wait of every item (0: its slot was taken).
+_ACQUIRE_EACH = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local shared_count, shared_window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local item_count, item_window = tonumber(ARGV[3]), tonumber(ARGV[4])
+local shared = KEYS[1]
+redis.call('ZREMRANGEBYSCORE', shared, '-inf', now - shared_window)
+local used = redis.call('ZCARD', shared)
+local waits = {}
+for i = 2, #KEYS do
+  local key = KEYS[i]
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - item_window)
+  local wait = 0
+  if used >= shared_count then
+    local oldest = redis.call('ZRANGE', shared, used - shared_count, used - shared_count, 'WITHSCORES')
+    wait = tonumber(oldest[2]) + shared_window - now
+  end
+  if redis.call('ZCARD', key) >= item_count then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    local w = tonumber(oldest[2]) + item_window - now
+    if w > wait then wait = w end
+  end
+  if wait <= 0 then
+    local member = ARGV[5] .. ':' .. i
+    redis.call('ZADD', shared, now, member)
+    redis.call('ZADD', key, now, member)
+    redis.call('PEXPIRE', key, math.ceil(item_window * 1000) + 1000)
+    used = used + 1
+    wait = 0
+  end
+  waits[#waits + 1] = tostring(wait)
+end
+redis.call('PEXPIRE', shared, math.ceil(shared_window * 1000) + 1000)
+return waits
+"""
+
+
+# KEYS: the limit key; ARGV: count, window. Free slots now, and when the next one frees if none is.
+_AVAILABLE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local count, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local used = redis.call('ZCARD', KEYS[1])
+if used < count then return {count - used, '0'} end
+local oldest = redis.call('ZRANGE', KEYS[1], used - count, used - count, 'WITHSCORES')
+return {0, tostring(tonumber(oldest[2]) + window - now)}
+"""
+
+
 class RateLimitUnavailable(Exception):
     """The shared store cannot be reached; callers should wait rather than send unlimited."""
 
@@ -76,6 +129,19 @@ class _LocalLimiter:
                     self._log[limit.key].append(now)
             return wait
 
+    def available(self, limit: Limit) -> tuple[int, float]:
+        with self._lock:
+            now = time.monotonic()
+            log = self._log[limit.key]
+            while log and log[0] <= now - limit.window:
+                log.popleft()
+            if len(log) < limit.count:
+                return limit.count - len(log), 0.0
+            return 0, log[len(log) - limit.count] + limit.window - now
+
+    def acquire_each(self, shared: Limit, items: list[Limit]) -> list[float]:
+        return [self.acquire([shared, item]) for item in items]
+
 
 _local = _LocalLimiter()
 
@@ -94,3 +160,38 @@ def acquire(limits: list[Limit]) -> float:
     except redis.RedisError as exc:
         raise RateLimitUnavailable(str(exc)) from exc
     return float(wait)
+
+
+def acquire_each(shared: Limit, items: list[Limit]) -> list[float]:
+    """One slot per item, in order, each under `shared` and its own limit, in one round trip: the
+    wait of every item (0 when its slot was taken). Items all share one count and window."""
+    if not items:
+        return []
+    client = get_redis()
+    if client is None:
+        return _local.acquire_each(shared, items)
+    args: list[str | float | int] = [
+        shared.count,
+        shared.window,
+        items[0].count,
+        items[0].window,
+        uuid.uuid4().hex,
+    ]
+    try:
+        waits = client.eval(_ACQUIRE_EACH, len(items) + 1, shared.key, *[item.key for item in items], *args)
+    except redis.RedisError as exc:
+        raise RateLimitUnavailable(str(exc)) from exc
+    return [float(wait) for wait in waits]
+
+
+def available(limit: Limit) -> tuple[int, float]:
+    """How many slots `limit` has free now, and (when none) the seconds until the next one frees.
+    A hint for sizing a batch; only `acquire`/`acquire_each` take slots."""
+    client = get_redis()
+    if client is None:
+        return _local.available(limit)
+    try:
+        free, wait = client.eval(_AVAILABLE, 1, limit.key, limit.count, limit.window)
+    except redis.RedisError as exc:
+        raise RateLimitUnavailable(str(exc)) from exc
+    return int(free), float(wait)

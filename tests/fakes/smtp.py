@@ -1,5 +1,6 @@
 """A real SMTP server (aiosmtpd) on 127.0.0.1 that records messages and answers scripted 4xx/5xx."""
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -45,6 +46,8 @@ class _Handler:
         scripted = self._scripted("DATA", envelope.rcpt_tos[0] if envelope.rcpt_tos else "")
         if scripted:
             return scripted
+        if self.fake.data_delay:
+            await asyncio.sleep(self.fake.data_delay)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.fake.lock:
             self.fake.messages.append(message)
@@ -80,6 +83,8 @@ class FakeSMTP:
             self.rcpt_calls = 0
             self.received_at: list[float] = []
             self.connections: set[Any] = set()
+            # Seconds each DATA takes: a slow provider, so a test can catch a batch mid-send.
+            self.data_delay = 0.0
 
     def answer(self, stage: str, reply: str, *, times: float = 1, address: str | None = None) -> None:
         with self.lock:

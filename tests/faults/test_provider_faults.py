@@ -8,7 +8,7 @@ from django.conf import settings
 
 from apps.customers.models import Customer
 from apps.notifications.models import Delivery, DeliveryAttempt, Notification
-from apps.notifications.services import MessageSource, notification_create
+from apps.notifications.planning import MessageSource, notification_create
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.worker import wait_for

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from apps.customers.models import Customer
 from apps.notifications.broadcast import broadcast_send
 from apps.notifications.models import Delivery, Notification
-from apps.notifications.services import MessageSource
+from apps.notifications.planning import MessageSource
 from tests.fakes.smtp import FakeSMTP, text_of
 from tests.fakes.worker import wait_for
 

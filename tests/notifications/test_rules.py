@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from apps.customers.models import Customer
 from apps.notifications.models import Delivery, Notification
-from apps.notifications.services import MessageSource, notification_create
+from apps.notifications.planning import MessageSource, notification_create
 
 pytestmark = pytest.mark.django_db
 
@@ -132,20 +132,20 @@ def test_replay_dead_letters_command(dead: list[Delivery]) -> None:
 
 def test_an_unexpected_channel_error_spends_attempts_and_ends_in_failed(ada: Customer, settings: Any) -> None:
     from apps.notifications.channels import channel_factory
-    from apps.notifications.services import delivery_send
+    from apps.notifications.outbox.pump import outbox_drain
 
     settings.NOTIFICATION_CHANNELS = {"email": "tests.fakes.channels.ExplodingEmailChannel"}
     settings.NOTIFICATION_MAX_ATTEMPTS = 2
     channel_factory.reset()
     try:
         delivery = email_of(send(ada, "Hello"))
-        delivery_send(delivery_id=delivery.pk)
+        outbox_drain(channel="email")
         delivery.refresh_from_db()
         assert (delivery.status, delivery.attempts) == ("retrying", 1)
         assert delivery.last_error == "internal_error: RuntimeError: boom"
 
         Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=delivery.created_at)
-        delivery_send(delivery_id=delivery.pk)
+        outbox_drain(channel="email")
         delivery.refresh_from_db()
         assert (delivery.status, delivery.attempts) == ("failed", 2)
     finally:
@@ -154,7 +154,7 @@ def test_an_unexpected_channel_error_spends_attempts_and_ends_in_failed(ada: Cus
 
 def test_sweep_counts_a_lost_send_as_an_attempt(ada: Customer, settings: Any) -> None:
     from apps.notifications.models import DeliveryAttempt
-    from apps.notifications.services import outbox_sweep
+    from apps.notifications.outbox.sweep import outbox_sweep
 
     settings.NOTIFICATION_SENDING_TIMEOUT = 0
     settings.NOTIFICATION_MAX_ATTEMPTS = 2
@@ -179,7 +179,7 @@ def test_sweep_counts_a_lost_send_as_an_attempt(ada: Customer, settings: Any) ->
 def test_sweep_derives_statuses_a_dead_worker_left_behind(ada: Customer, settings: Any) -> None:
     """A worker that died after recording its attempt but before the status pass leaves the
     notification `queued` with every delivery final; the sweep derives the status again."""
-    from apps.notifications.services import outbox_sweep
+    from apps.notifications.outbox.sweep import outbox_sweep
 
     notification = send(ada, "Hello")
     Delivery.objects.filter(notification=notification).update(status="sent")
@@ -191,24 +191,39 @@ def test_sweep_derives_statuses_a_dead_worker_left_behind(ada: Customer, setting
     assert notification.status == "sent"
 
 
-@pytest.mark.parametrize(("batch", "sent"), [(20, 5), (3, 3), (1, 1)])
-def test_a_worker_takes_due_deliveries_of_its_channel_along(
-    ada: Customer, settings: Any, batch: int, sent: int
-) -> None:
-    """One task, one delivery of its own plus up to NOTIFICATION_BACKLOG_BATCH - 1 waiting behind it;
-    the others' tasks then find them sent."""
-    from apps.notifications.services import delivery_send
+@pytest.mark.parametrize("batch", [50, 3, 1])
+def test_a_drain_sends_every_due_delivery_in_batches(ada: Customer, settings: Any, batch: int) -> None:
+    from apps.notifications.outbox.pump import outbox_drain
 
-    settings.NOTIFICATION_BACKLOG_BATCH = batch
-    first, *rest = [email_of(send(ada, f"Message {n}")) for n in range(5)]
+    others = [
+        Customer.objects.create(name=f"C{n}", email=f"c{n}@example.com", channels=["email"]) for n in range(6)
+    ]
+    deliveries = [email_of(send(customer, "Hello")) for customer in others]
 
-    delivery_send(delivery_id=first.pk)
+    result = outbox_drain(channel="email", batch_size=batch)
 
-    statuses = [d.status for d in Delivery.objects.filter(pk__in=[first.pk, *(d.pk for d in rest)])]
-    assert statuses.count("sent") == sent
-    assert statuses.count("queued") == 5 - sent
-    sent_notifications = Notification.objects.filter(deliveries__status="sent")
-    assert set(sent_notifications.values_list("status", flat=True)) == {"sent"}
+    assert result.sent == 6
+    assert result.batches == -(-6 // batch)  # ceil: every batch but the last is full
+    assert set(
+        Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).values_list("status", flat=True)
+    ) == {"sent"}
+    assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_one_recipient_gets_its_messages_in_the_order_they_were_accepted(ada: Customer) -> None:
+    """A batch never holds two first attempts to one recipient: the later waits for the earlier."""
+    from django.core import mail
+
+    from apps.notifications.outbox.pump import outbox_drain
+
+    sent = [email_of(send(ada, f"Message {n}")) for n in range(5)]
+
+    result = outbox_drain(channel="email", batch_size=50)
+
+    assert result.sent == 5
+    assert result.batches == 5
+    assert [m.body.split("\n")[0] for m in mail.outbox[-5:]] == [f"Message {n}" for n in range(5)]
+    assert all(d.status == "sent" for d in Delivery.objects.filter(pk__in=[d.pk for d in sent]))
 
 
 def test_a_marketing_retry_that_would_land_in_quiet_hours_waits_for_their_end(
@@ -220,7 +235,7 @@ def test_a_marketing_retry_that_would_land_in_quiet_hours_waits_for_their_end(
     from django.utils import timezone
 
     from apps.notifications.channels import channel_factory
-    from apps.notifications.services import delivery_send
+    from apps.notifications.outbox.pump import outbox_drain
 
     settings.NOTIFICATION_CHANNELS = {"email": "tests.fakes.channels.ExplodingEmailChannel"}
     channel_factory.reset()
@@ -233,12 +248,11 @@ def test_a_marketing_retry_that_would_land_in_quiet_hours_waits_for_their_end(
             quiet_hours_end=time((hour + 2) % 24),
         )
 
-        delivery_send(delivery_id=delivery.pk)  # fails: the retry would fall inside quiet hours
+        outbox_drain(channel="email")  # fails: the retry would fall inside quiet hours
 
         delivery.refresh_from_db()
         ada.refresh_from_db()
         assert delivery.status == "retrying"
         assert delivery.next_attempt_at == ada.quiet_hours_end_after(timezone.now())
-        assert delivery.enqueued_at is None
     finally:
         channel_factory.reset()

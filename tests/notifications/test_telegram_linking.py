@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from apps.customers.models import Customer, TelegramLink
 from apps.notifications.models import Delivery
-from apps.notifications.services import MessageSource, notification_create
+from apps.notifications.planning import MessageSource, notification_create
 from tests.conftest import error_of
 from tests.fakes.telegram import TOKEN, FakeTelegram
 

@@ -10,8 +10,8 @@ from django.test import override_settings
 from apps.notifications.channels import PermanentError, TransientError
 from apps.notifications.channels.email import classify_smtp_error
 from apps.notifications.channels.telegram import TelegramChannel, split_text
+from apps.notifications.outbox.policy import backoff_delay
 from apps.notifications.rendering import TemplateError, render_message, render_string
-from apps.notifications.services import backoff_delay
 from apps.notifications.strategies import AllStrategy, FailoverStrategy
 
 

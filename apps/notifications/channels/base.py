@@ -75,5 +75,14 @@ class Channel:
         """
         return 0.0
 
+    def capacity(self) -> tuple[int, float]:
+        """Sends the provider's shared limit allows now (a hint for the batch size), and when none
+        does, the seconds until one will. Unlimited channels: as many as a batch holds."""
+        return 1_000_000, 0.0
+
+    def reserve_many(self, addresses: list[str]) -> list[float]:
+        """`reserve` for a batch, in order, at once: the wait of each address (0: its slot is taken)."""
+        return [0.0] * len(addresses)
+
     def close(self) -> None:
         """Release connections; the next send opens new ones."""

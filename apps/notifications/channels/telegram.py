@@ -8,7 +8,7 @@ import httpx
 from django.conf import settings
 
 from apps.notifications.channels.base import Channel, OutgoingMessage, PermanentError, TransientError
-from core.patterns.rate_limit import Limit, RateLimitUnavailable, acquire
+from core.patterns.rate_limit import Limit, RateLimitUnavailable, acquire, acquire_each, available
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,25 @@ class TelegramChannel(Channel):
                     f"ratelimit:telegram:chat:{address}", 1, settings.TELEGRAM_PER_CHAT_INTERVAL + window - 1
                 ),
             ]
+        )
+
+    def capacity(self) -> tuple[int, float]:
+        return available(
+            Limit("ratelimit:telegram:bot", settings.TELEGRAM_RATE_PER_BOT, settings.TELEGRAM_RATE_WINDOW)
+        )
+
+    def reserve_many(self, addresses: list[str]) -> list[float]:
+        # One round trip for a whole batch: the bot's 30/s shared by all, 1/s per chat.
+        _ = self.client
+        window = settings.TELEGRAM_RATE_WINDOW
+        return acquire_each(
+            Limit("ratelimit:telegram:bot", settings.TELEGRAM_RATE_PER_BOT, window),
+            [
+                Limit(
+                    f"ratelimit:telegram:chat:{address}", 1, settings.TELEGRAM_PER_CHAT_INTERVAL + window - 1
+                )
+                for address in addresses
+            ],
         )
 
     def close(self) -> None:

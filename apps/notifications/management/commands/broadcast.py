@@ -8,8 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.notifications.broadcast import broadcast_send
+from apps.notifications.planning import MessageSource
 from apps.notifications.rendering import TemplateError, template_check
-from apps.notifications.services import MessageSource
 
 
 class Command(BaseCommand):

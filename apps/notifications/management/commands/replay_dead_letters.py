@@ -5,8 +5,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.dateparse import parse_datetime
 
+from apps.notifications.outbox.sweep import deliveries_retry
 from apps.notifications.selectors import dead_letters
-from apps.notifications.services import deliveries_retry
 
 
 class Command(BaseCommand):

@@ -1,0 +1,238 @@
+"""The pump: drain one channel's due deliveries in batches, over the channel's open connection.
+
+One call of `outbox_drain` claims a batch (outbox.claim), decides what may go now (circuit, rate-limit
+slots for the whole batch at once), gives back what must wait with its due time, sends the rest one by
+one and records outcomes in bulk every NOTIFICATION_RECORD_EVERY sends (outbox.record), then claims the
+next batch, until nothing is due or its time budget is spent. Nothing sleeps: a delivery that has to
+wait returns to the outbox and a timer wake (dispatch) brings a drain back when it is due.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.utils import timezone
+
+from apps.customers.preferences import unsubscribe_url
+from apps.notifications import dispatch
+from apps.notifications.channels import (
+    Channel,
+    ChannelError,
+    OutgoingMessage,
+    TransientError,
+    channel_factory,
+)
+from apps.notifications.circuits import breaker_for
+from apps.notifications.models import Delivery, DeliveryStatus, Notification, SkipReason
+from apps.notifications.outbox.claim import deliveries_claim
+from apps.notifications.outbox.record import Outcome, deliveries_release, deliveries_skip, outcomes_record
+from core.patterns.circuit_breaker import CircuitBreaker
+from core.patterns.rate_limit import RateLimitUnavailable
+
+logger = logging.getLogger(__name__)
+
+# Without the shared limiter we cannot know the provider's budget: wait, do not guess.
+RATE_LIMIT_UNAVAILABLE_WAIT = 5.0
+# A half-open circuit lets one probe through; the rest of the batch tries again after this long.
+PROBE_WAIT = 1.0
+# Seconds a batch may run past the drain's budget before its rest is given back (the task's soft
+# time limit is 60 s; the budget 10 s).
+OVERRUN = 30.0
+
+
+@dataclass
+class DrainResult:
+    sent: int = 0
+    failed: int = 0
+    waiting: int = 0
+    batches: int = 0
+    next_due_in: float | None = None
+    out_of_time: bool = False
+
+
+def outbox_drain(*, channel: str, budget: float | None = None, batch_size: int | None = None) -> DrainResult:
+    """Send `channel`'s due deliveries until none is left or `budget` seconds have passed."""
+    budget = settings.NOTIFICATION_DRAIN_SECONDS if budget is None else budget
+    size = batch_size or settings.NOTIFICATION_BATCH_SIZE
+    deadline = time.monotonic() + budget
+    result = DrainResult()
+    sender = channel_factory.get(channel)
+    while True:
+        if time.monotonic() >= deadline:
+            result.out_of_time = True
+            break
+        free = _capacity(sender, result)
+        if free <= 0:
+            break  # every slot of the provider's limit is taken: a timer wake comes back for the rest
+        batch = deliveries_claim(channel=channel, limit=min(size, free))
+        if not batch:
+            break
+        result.batches += 1
+        if len(batch) == size:
+            # More is due than one batch: let another worker process start draining beside us.
+            dispatch.outbox_wake([channel])
+        _drain_batch(sender, channel, batch, result, deadline=deadline + OVERRUN)
+    if result.out_of_time:
+        dispatch.outbox_wake([channel])
+    elif result.next_due_in is not None:
+        dispatch.outbox_wake([channel], countdown=result.next_due_in)
+    return result
+
+
+def _capacity(sender: Channel, result: DrainResult) -> int:
+    """How many deliveries to claim: no more than the provider's shared limit lets go now, so a
+    Telegram backlog is not claimed only to be given back."""
+    try:
+        free, wait = sender.capacity()
+    except RateLimitUnavailable:
+        free, wait = 0, RATE_LIMIT_UNAVAILABLE_WAIT
+    if free <= 0 and _due_exists(sender.name):
+        _note_wait(result, wait)
+    return free
+
+
+def _due_exists(channel: str) -> bool:
+    return Delivery.objects.filter(
+        channel=channel,
+        status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRYING],
+        next_attempt_at__lte=timezone.now(),
+    ).exists()
+
+
+def _drain_batch(
+    sender: Channel, channel: str, batch: list[Delivery], result: DrainResult, *, deadline: float
+) -> None:
+    notifications = Notification.objects.select_related("customer").in_bulk(
+        {d.notification_id for d in batch}
+    )
+    for delivery in batch:
+        delivery.notification = notifications[delivery.notification_id]
+    if not sender.is_configured():
+        deliveries_skip(batch, SkipReason.NOT_CONFIGURED)
+        return
+    batch, probing = _through_circuit(channel, batch, result)
+    batch = _through_rate_limits(sender, batch, result)
+    if probing and not batch:
+        breaker_for(channel).release_probe()  # the probe waits for a slot: let the next drain probe
+    _send_all(sender, channel, batch, result, deadline=deadline)
+
+
+def _note_wait(result: DrainResult, wait: float) -> None:
+    result.waiting += 1
+    if result.next_due_in is None or wait < result.next_due_in:
+        result.next_due_in = wait
+
+
+def _through_circuit(channel: str, batch: list[Delivery], result: DrainResult) -> tuple[list[Delivery], bool]:
+    """What the channel's circuit lets through now, and whether that is a half-open probe; the rest
+    waits (a failover notification skips to its next channel instead)."""
+    decision = breaker_for(channel).before_call()
+    if decision.allowed and decision.state == "closed":
+        return batch, False
+    allowed = batch[:1] if decision.allowed else []  # half-open: one probe
+    held = batch[len(allowed) :]
+    failover = [d for d in held if d.notification.strategy == "failover" and decision.state == "open"]
+    if failover:
+        deliveries_skip(failover, SkipReason.CIRCUIT_OPEN)
+    waiting = [d for d in held if d not in failover]
+    if waiting:
+        wait = decision.retry_in if not decision.allowed else PROBE_WAIT
+        deliveries_release({d.pk: (d, wait) for d in waiting}, reason=f"circuit {decision.state}")
+        _note_wait(result, wait)
+        result.waiting += len(waiting) - 1
+    return allowed, decision.allowed
+
+
+def _through_rate_limits(sender: Channel, batch: list[Delivery], result: DrainResult) -> list[Delivery]:
+    """Take the provider's rate-limit slots for the whole batch at once; whoever got none waits."""
+    if not batch:
+        return batch
+    try:
+        waits = sender.reserve_many([d.address for d in batch])
+    except RateLimitUnavailable:
+        logger.warning("Rate limiter unavailable (Redis down); %d deliveries wait", len(batch))
+        waits = [RATE_LIMIT_UNAVAILABLE_WAIT] * len(batch)
+    held = {d.pk: (d, wait) for d, wait in zip(batch, waits, strict=True) if wait > 0}
+    if held:
+        deliveries_release(held, reason="rate limit")
+        for _, wait in held.values():
+            _note_wait(result, wait)
+    return [d for d in batch if d.pk not in held]
+
+
+def _message_of(sender: Channel, delivery: Delivery, now: datetime) -> OutgoingMessage:
+    notification = delivery.notification
+    return OutgoingMessage(
+        address=delivery.address,
+        subject=delivery.subject,
+        body=delivery.body,
+        body_plain=delivery.body_plain,
+        body_html=delivery.body_html,
+        unsubscribe_url=unsubscribe_url(
+            customer_id=notification.customer_id, category=notification.category, channel=delivery.channel
+        )
+        if sender.carries_unsubscribe
+        else "",
+        silent=notification.customer.quiet_hours_end_after(now) is not None,
+    )
+
+
+def _send_all(
+    sender: Channel, channel: str, batch: list[Delivery], result: DrainResult, *, deadline: float
+) -> None:
+    """Send one after the other; record at least every NOTIFICATION_RECORD_EVERY sends, so a worker
+    killed mid-batch can duplicate only what it sent since the last record. A provider so slow that
+    the batch outlives the drain's time gives the rest back rather than run into the task's limit."""
+    breaker = breaker_for(channel)
+    every = max(1, settings.NOTIFICATION_RECORD_EVERY)
+    outcomes: list[Outcome] = []
+    try:
+        for index, delivery in enumerate(batch):
+            if time.monotonic() > deadline:
+                deliveries_release({d.pk: (d, 0.0) for d in batch[index:]}, reason="drain out of time")
+                result.out_of_time = True
+                break
+            now = timezone.now()
+            started = time.perf_counter()
+            error: ChannelError | None = None
+            provider_id = ""
+            try:
+                provider_id = sender.send(_message_of(sender, delivery, now))
+            except ChannelError as exc:
+                error = exc
+            except Exception as exc:
+                # A bug or an unforeseen library error is an attempt like any other: the budget ends it.
+                logger.exception("delivery %s: unexpected error from the %s channel", delivery.pk, channel)
+                error = TransientError(f"{exc.__class__.__name__}: {exc}", code="internal_error")
+            duration_ms = int((time.perf_counter() - started) * 1000)
+            outcomes.append(Outcome(delivery, now, duration_ms, provider_id, error))
+            if error is not None and error.transient and error.retry_after is None:
+                breaker.record_failure()
+                if breaker.state() != "closed":
+                    # The circuit opened under us: what is left of the batch waits for it.
+                    rest = batch[index + 1 :]
+                    if rest:
+                        wait = breaker.reset_timeout
+                        deliveries_release({d.pk: (d, wait) for d in rest}, reason="circuit open")
+                        _note_wait(result, wait)
+                    break
+            if len(outcomes) >= every:
+                _flush(outcomes, breaker, result)
+                outcomes = []
+    finally:
+        if outcomes:
+            _flush(outcomes, breaker, result)
+
+
+def _flush(outcomes: list[Outcome], breaker: CircuitBreaker, result: DrainResult) -> None:
+    last = outcomes[-1].error
+    if last is None or not last.transient:
+        breaker.record_success()  # the provider answered, even if it refused a message
+    summary = outcomes_record(outcomes)
+    result.sent += summary.sent
+    result.failed += summary.failed
+    if summary.next_due_in is not None:
+        _note_wait(result, summary.next_due_in)
+        result.waiting -= 1

@@ -1,0 +1,145 @@
+"""Recovery: what the happy path dropped. Deliveries stuck in `sending` because their worker died are
+given back (the lost call counts as an attempt), notification statuses a dead worker left behind are
+derived again, and every channel with due deliveries is woken, so a lost wake or a broker that lost its
+queue delays deliveries by at most NOTIFICATION_SWEEP_INTERVAL. Also the replay of dead letters."""
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.notifications import dispatch
+from apps.notifications.events import DeliveryFailed
+from apps.notifications.models import (
+    PENDING_DELIVERY_STATUSES,
+    AttemptOutcome,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Notification,
+    NotificationStatus,
+)
+from apps.notifications.status import notifications_refresh_status
+from core.patterns.observer import event_bus
+
+logger = logging.getLogger(__name__)
+
+SWEEP_BATCH = 5000
+
+
+@transaction.atomic
+def _reclaim_abandoned(now: Any) -> int:
+    """Deliveries left in `sending` by a worker that died. The provider may have been called, so the
+    lost call counts as an attempt (recorded as `worker_lost`): a message that kills its worker every
+    time still ends in `failed` instead of circling forever."""
+    stuck = list(
+        Delivery.objects.select_for_update(skip_locked=True)
+        .filter(
+            status=DeliveryStatus.SENDING,
+            claimed_at__lt=now - timedelta(seconds=settings.NOTIFICATION_SENDING_TIMEOUT),
+        )
+        .values_list("pk", "claimed_at", "attempts")
+    )
+    if not stuck:
+        return 0
+    DeliveryAttempt.objects.bulk_create(
+        DeliveryAttempt(
+            delivery_id=pk,
+            started_at=claimed_at or now,
+            duration_ms=0,
+            outcome=AttemptOutcome.TRANSIENT_ERROR,
+            error_code="worker_lost",
+            error_text="The worker stopped while sending; the outcome is unknown.",
+        )
+        for pk, claimed_at, _ in stuck
+    )
+    exhausted = [pk for pk, _, attempts in stuck if attempts + 1 >= settings.NOTIFICATION_MAX_ATTEMPTS]
+    common = {"claimed_at": None, "attempts": F("attempts") + 1, "updated_at": now}
+    Delivery.objects.filter(pk__in=[pk for pk, _, _ in stuck]).exclude(pk__in=exhausted).update(
+        status=DeliveryStatus.RETRYING, next_attempt_at=now, **common
+    )
+    if exhausted:
+        Delivery.objects.filter(pk__in=exhausted).update(
+            status=DeliveryStatus.FAILED, last_error="worker_lost: the worker stopped while sending", **common
+        )
+        lost = list(Delivery.objects.filter(pk__in=exhausted).values_list("pk", "notification_id", "channel"))
+        notifications_refresh_status(sorted({notification_id for _, notification_id, _ in lost}))
+        events = [
+            DeliveryFailed(
+                delivery_id=pk,
+                notification_id=notification_id,
+                channel=channel,
+                error="worker_lost: the worker stopped while sending",
+                attempts=settings.NOTIFICATION_MAX_ATTEMPTS,
+            )
+            for pk, notification_id, channel in lost
+        ]
+        transaction.on_commit(lambda: _publish_all(events))
+    return len(stuck)
+
+
+def _heal_statuses(now: Any) -> int:
+    """Notifications still `queued` although none of their deliveries is pending: their worker died
+    between recording the last attempt and deriving the status. Derive it now."""
+    stale = list(
+        Notification.objects.filter(
+            status=NotificationStatus.QUEUED,
+            updated_at__lt=now - timedelta(seconds=settings.NOTIFICATION_REENQUEUE_AFTER),
+        )
+        .exclude(deliveries__status__in=PENDING_DELIVERY_STATUSES)
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    if stale:
+        notifications_refresh_status(stale)
+        logger.warning("Outbox sweep: derived the status of %d notifications again", len(stale))
+    return len(stale)
+
+
+def _publish_all(events: list[DeliveryFailed]) -> None:
+    for event in events:
+        event_bus.publish(event)
+
+
+def outbox_sweep() -> dict[str, int]:
+    """Safe beside running workers: it gives back only what is past the claim timeout, and waking a
+    channel whose drain runs already costs at most one empty task."""
+    now = timezone.now()
+    reclaimed = _reclaim_abandoned(now)
+    _heal_statuses(now)
+    channels = sorted(
+        set(
+            Delivery.objects.filter(
+                status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRYING], next_attempt_at__lte=now
+            )
+            .values_list("channel", flat=True)
+            .distinct()
+        )
+    )
+    if channels:
+        dispatch.outbox_wake(channels)
+    if reclaimed:
+        logger.warning("Outbox sweep: %d stuck deliveries reclaimed", reclaimed)
+    return {"reclaimed": reclaimed, "woken": len(channels)}
+
+
+@transaction.atomic
+def deliveries_retry(*, delivery_ids: list[int]) -> int:
+    """Put failed deliveries back in the outbox (admin action, dead-letter replay)."""
+    now = timezone.now()
+    ids = list(
+        Delivery.objects.filter(pk__in=delivery_ids, status=DeliveryStatus.FAILED).values_list(
+            "pk", flat=True
+        )
+    )
+    Delivery.objects.filter(pk__in=ids).update(
+        status=DeliveryStatus.QUEUED, attempts=0, throttled_attempts=0, next_attempt_at=now, updated_at=now
+    )
+    found = list(Delivery.objects.filter(pk__in=ids).values_list("notification_id", "channel"))
+    notifications_refresh_status(sorted({notification_id for notification_id, _ in found}))
+    channels = {channel for _, channel in found}
+    transaction.on_commit(lambda: dispatch.outbox_wake(channels))
+    return len(ids)

@@ -1,0 +1,374 @@
+"""Planning: which notifications and deliveries an event or an API send creates, rendered and ready in
+the outbox (dedup, idempotency, hourly cap, strategy, quiet hours, superseding of stale order
+updates). Everything here runs inside the caller's transaction; the channels' drains are woken once it
+commits (dispatch)."""
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.api_gateway import metrics
+from apps.customers.models import Category, Customer
+from apps.notifications import dispatch
+from apps.notifications.models import (
+    Delivery,
+    DeliveryStatus,
+    Event,
+    Notification,
+    NotificationTemplate,
+    SkipReason,
+    delivery_priority,
+)
+from apps.notifications.outbox.policy import quiet_until
+from apps.notifications.rendering import RenderedMessage, render_message
+from apps.notifications.status import notifications_refresh_status
+from apps.notifications.strategies import STRATEGIES, ChannelPlan, candidate_channels
+
+logger = logging.getLogger(__name__)
+
+# Channels whose text goes out as HTML (Telegram's parse_mode=HTML): personalised values are escaped.
+HTML_BODY_CHANNELS = {"telegram"}
+
+
+@dataclass(frozen=True)
+class MessageSource:
+    """What to render: a template key, or an ad-hoc subject and message (templates themselves)."""
+
+    template_key: str = ""
+    subject: str = ""
+    message: str = ""
+
+    @classmethod
+    def from_request(cls, data: dict[str, Any]) -> "MessageSource":
+        """From a validated send or broadcast body (`template`, or `subject` and `message`)."""
+        return cls(
+            template_key=data.get("template") or "",
+            subject=data.get("subject") or "",
+            message=data.get("message") or "",
+        )
+
+    def context_for(self, context: dict[str, Any] | None) -> dict[str, Any]:
+        """The notification's stored context: the caller's, plus an ad-hoc message to render."""
+        stored = dict(context or {})
+        if not self.template_key:
+            stored["_message"] = {"subject": self.subject, "message": self.message}
+        return stored
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was used before with a different request body."""
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+# Templates change rarely and are read for every delivery: each process keeps them for a short
+# while, so an edit in the admin reaches every process within TEMPLATE_CACHE_SECONDS.
+TEMPLATE_CACHE_SECONDS = 30.0
+_templates: dict[tuple[str, str], tuple[float, dict[str, NotificationTemplate]]] = {}
+
+
+def template_find(*, key: str, channel: str, language: str) -> NotificationTemplate | None:
+    cached = _templates.get((key, channel))
+    if cached is None or time.monotonic() - cached[0] > TEMPLATE_CACHE_SECONDS:
+        by_language = {t.language: t for t in NotificationTemplate.objects.filter(key=key, channel=channel)}
+        cached = (time.monotonic(), by_language)
+        _templates[(key, channel)] = cached
+    return cached[1].get(language) or cached[1].get("en")
+
+
+def template_cache_clear(**_: Any) -> None:
+    _templates.clear()
+
+
+def render_context(customer: Customer, context: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **context,
+        "customer": {"name": customer.name, "email": customer.email, "language": customer.language},
+    }
+
+
+def delivery_render(
+    *, notification: Notification, customer: Customer, channel: str
+) -> RenderedMessage | None:
+    context = render_context(customer, notification.context)
+    escape = channel in HTML_BODY_CHANNELS
+    if notification.template_key:
+        template = template_find(key=notification.template_key, channel=channel, language=customer.language)
+        if template is None:
+            return None
+        return render_message(
+            subject=template.subject,
+            body_text=template.body_text,
+            body_html=template.body_html,
+            context=context,
+            escape_body=escape,
+        )
+    source = notification.context.get("_message", {})
+    return render_message(
+        subject=source.get("subject", ""),
+        body_text=source.get("message", ""),
+        body_html="",
+        context=context,
+        escape_body=escape,
+    )
+
+
+# --- creating --------------------------------------------------------------------------------
+
+
+def content_hash(channel: str, rendered: RenderedMessage) -> str:
+    return hashlib.sha256("\x1f".join([channel, rendered.subject, rendered.body]).encode()).hexdigest()
+
+
+def _is_duplicate(customer: Customer, channel: str, digest: str) -> bool:
+    """The same text went (or is going) to this customer on this channel within the dedup window."""
+    since = timezone.now() - timedelta(seconds=settings.NOTIFICATION_DEDUP_WINDOW)
+    return (
+        Delivery.objects.filter(
+            content_hash=digest,
+            created_at__gte=since,
+            channel=channel,
+            notification__customer=customer,
+        )
+        .exclude(status__in=[DeliveryStatus.SKIPPED, DeliveryStatus.FAILED])
+        .exists()
+    )
+
+
+def delivery_build(
+    notification: Notification,
+    customer: Customer,
+    plan: ChannelPlan,
+    capped: bool,
+    is_duplicate: Callable[[Customer, str, str], bool] = _is_duplicate,
+) -> Delivery:
+    """An unsaved delivery: rendered and queued, or skipped with its reason."""
+    delivery = Delivery(
+        notification=notification,
+        channel=plan.channel,
+        address=plan.address,
+        priority=delivery_priority(notification.priority),
+    )
+    reason = plan.skip_reason or (SkipReason.RATE_LIMITED if capped else "")
+    rendered = (
+        None
+        if reason
+        else delivery_render(notification=notification, customer=customer, channel=plan.channel)
+    )
+    if rendered is None and not reason:
+        reason, delivery.last_error = SkipReason.NOT_CONFIGURED, "No template for this channel."
+    if rendered is not None:
+        delivery.content_hash = content_hash(plan.channel, rendered)
+        # Order events are deduplicated by their key; the window is for repeated API sends.
+        if notification.event == Event.CUSTOM and is_duplicate(customer, plan.channel, delivery.content_hash):
+            reason = SkipReason.DUPLICATE
+    if reason or rendered is None:
+        delivery.status = DeliveryStatus.SKIPPED
+        delivery.skip_reason = reason
+        return delivery
+    delivery.subject = rendered.subject[:255]
+    delivery.body = rendered.body
+    delivery.body_plain = rendered.body_plain
+    delivery.body_html = rendered.body_html
+    now = timezone.now()
+    # Marketing in the customer's quiet hours is due when they end; the outbox sweep wakes its
+    # channel then, so a wait of hours never sits in the broker.
+    delivery.next_attempt_at = quiet_until(notification, now, customer) or now
+    return delivery
+
+
+def _over_hourly_cap(notification: Notification, customer: Customer) -> bool:
+    """API sends beyond the customer's hourly cap are skipped; order events never are."""
+    if notification.event != Event.CUSTOM:
+        return False
+    since = timezone.now() - timedelta(hours=1)
+    recent = Notification.objects.filter(customer=customer, event=Event.CUSTOM, created_at__gte=since)
+    return recent.count() > settings.NOTIFICATION_CUSTOMER_HOURLY_CAP
+
+
+def deliveries_create(*, notification: Notification, customer: Customer, start: int = 0) -> list[Delivery]:
+    """Create the deliveries the notification's strategy wants now; enqueue them on commit."""
+    strategy = STRATEGIES[notification.strategy]
+    plans = strategy.plan(customer, notification.channels, notification.category, start)
+    capped = start == 0 and _over_hourly_cap(notification, customer)
+    deliveries = Delivery.objects.bulk_create(
+        [delivery_build(notification, customer, p, capped) for p in plans]
+    )
+    deliveries_after_commit(deliveries, priority=notification.priority)
+    return deliveries
+
+
+def deliveries_after_commit(deliveries: list[Delivery], *, priority: str) -> None:
+    """Once committed: count the skipped ones, wake the drains of the channels with work due now."""
+    skipped = [d.channel for d in deliveries if d.status == DeliveryStatus.SKIPPED]
+    if skipped:
+        transaction.on_commit(lambda: _count_final(skipped, DeliveryStatus.SKIPPED))
+    now = timezone.now()
+    due = {
+        d.channel
+        for d in deliveries
+        if d.status == DeliveryStatus.QUEUED and d.next_attempt_at is not None and d.next_attempt_at <= now
+    }
+    if due:
+        transaction.on_commit(lambda: dispatch.outbox_wake(due, priority=priority))
+
+
+def _count_final(channels: list[str], status: str) -> None:
+    for channel in channels:
+        metrics.DELIVERIES.labels(channel, status).inc()
+
+
+def _supersede_older_status_notifications(*, order_id: int) -> None:
+    """A status notification still waiting when a newer status arrives would tell the customer
+    something no longer true ("shipped" after "cancelled"): skip it."""
+    stale = Delivery.objects.filter(
+        notification__order_id=order_id,
+        notification__event=Event.ORDER_STATUS_CHANGED,
+        status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRYING],
+    )
+    notification_ids = set(stale.values_list("notification_id", flat=True))
+    if not notification_ids:
+        return
+    stale.update(status=DeliveryStatus.SKIPPED, skip_reason=SkipReason.SUPERSEDED, updated_at=timezone.now())
+    notifications_refresh_status(sorted(notification_ids))
+
+
+@transaction.atomic(savepoint=False)
+def notification_create(
+    *,
+    customer: Customer,
+    event: str,
+    source: MessageSource,
+    category: str = Category.MARKETING,
+    context: dict[str, Any] | None = None,
+    channels: list[str] | None = None,
+    strategy: str = "all",
+    priority: str = "normal",
+    dedup_key: str | None = None,
+    order_id: int | None = None,
+    api_key: Any = None,
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
+) -> Notification:
+    notification = Notification.objects.create(
+        customer=customer,
+        order_id=order_id,
+        event=event,
+        category=category,
+        template_key=source.template_key,
+        context=source.context_for(context),
+        channels=candidate_channels(customer, channels),
+        strategy=strategy,
+        priority=priority,
+        dedup_key=dedup_key,
+        api_key=api_key,
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint,
+    )
+    deliveries = deliveries_create(notification=notification, customer=customer)
+    # No worker can see these deliveries before commit: the status needs no lock here.
+    status = STRATEGIES[strategy].status([d.status for d in deliveries])
+    if status != notification.status:
+        Notification.objects.filter(pk=notification.pk).update(status=status)
+        notification.status = status
+    transaction.on_commit(lambda: metrics.NOTIFICATIONS.labels(event).inc())
+    return notification
+
+
+def request_fingerprint(data: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def notification_send(
+    *, api_key: Any, idempotency_key: str | None, customer: Customer, data: dict[str, Any]
+) -> tuple[Notification, bool]:
+    """An API send; returns (notification, created). A replayed Idempotency-Key returns the first one.
+
+    `data` is the validated request; its fingerprint tells a replay from a reuse with another body.
+    """
+    fingerprint = request_fingerprint(data)
+    if idempotency_key:
+        existing = _idempotent_replay(api_key, idempotency_key, fingerprint)
+        if existing is not None:
+            return existing, False
+    source = MessageSource.from_request(data)
+    try:
+        notification = notification_create(
+            customer=customer,
+            event=Event.CUSTOM,
+            source=source,
+            category=data.get("category") or Category.MARKETING,
+            context=data.get("context") or {},
+            channels=data.get("channels"),
+            strategy=data.get("strategy") or "all",
+            priority=data.get("priority") or "normal",
+            api_key=api_key,
+            idempotency_key=idempotency_key or None,
+            fingerprint=fingerprint,
+        )
+    except IntegrityError:
+        # A concurrent request with the same key won the insert.
+        existing = _idempotent_replay(api_key, idempotency_key or "", fingerprint)
+        if existing is None:
+            raise
+        return existing, False
+    return notification, True
+
+
+def _idempotent_replay(api_key: Any, idempotency_key: str, fingerprint: str) -> Notification | None:
+    existing = Notification.objects.filter(api_key=api_key, idempotency_key=idempotency_key).first()
+    if existing is not None and existing.request_fingerprint != fingerprint:
+        raise IdempotencyConflict(idempotency_key)
+    return existing
+
+
+def notification_for_order(
+    *, customer: Customer, order_id: int, template_key: str, status: str, context: dict[str, Any], event: str
+) -> Notification | None:
+    """The notification of one order event; a second one with the same dedup key is ignored
+    (the unique constraint decides, inside a savepoint, so a replayed event costs no extra query)."""
+    dedup_key = f"order:{order_id}:{status}"
+    if event == Event.ORDER_STATUS_CHANGED:
+        _supersede_older_status_notifications(order_id=order_id)
+    try:
+        with transaction.atomic():
+            return notification_create(
+                customer=customer,
+                event=event,
+                source=MessageSource(template_key=template_key),
+                category=Category.ORDER_UPDATES,
+                context=context,
+                strategy="all",
+                priority="high",
+                dedup_key=dedup_key,
+                order_id=order_id,
+            )
+    except IntegrityError:
+        logger.info("Notification %s exists already; not creating another", dedup_key)
+        return None
+
+
+def deliveries_failover(deliveries: list[Delivery]) -> None:
+    """Deliveries that ended failed or skipped mid-way: a failover notification tries its next channel."""
+    for delivery in deliveries:
+        notification = delivery.notification
+        if notification.strategy != "failover" or delivery.channel not in notification.channels:
+            continue
+        start = notification.channels.index(delivery.channel) + 1
+        deliveries_create(notification=notification, customer=notification.customer, start=start)
+
+
+def validate_template_key(key: str) -> None:
+    if not NotificationTemplate.objects.filter(key=key).exists():
+        raise ValidationError({"template": [f"No template with key '{key}'."]})

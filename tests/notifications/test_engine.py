@@ -1,0 +1,154 @@
+"""The delivery engine's promises, with real PostgreSQL, Redis and a real worker where it matters:
+concurrent batch claims are disjoint, one recipient's messages arrive in the order they were accepted,
+and a delivery waiting for a rate-limit slot holds no worker process (email flows meanwhile)."""
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from apps.customers.models import Customer
+from apps.notifications.models import Delivery
+from apps.notifications.outbox.claim import deliveries_claim
+from apps.notifications.planning import MessageSource, notification_create
+from core.utils.redis import get_redis
+from tests.fakes.smtp import FakeSMTP
+from tests.fakes.telegram import FakeTelegram
+from tests.fakes.worker import CeleryWorker, wait_for
+
+
+def queue_emails(n: int, prefix: str = "c") -> list[Customer]:
+    customers = Customer.objects.bulk_create(
+        Customer(name=f"{prefix}{i}", email=f"{prefix}{i}@example.com", channels=["email"]) for i in range(n)
+    )
+    for customer in customers:
+        notification_create(
+            customer=customer, event="custom", source=MessageSource(message="Hi"), channels=["email"]
+        )
+    return customers
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_claiming_at_once_take_disjoint_batches(require_postgres: None) -> None:
+    queue_emails(200)
+    claimed: list[list[int]] = [[], []]
+    start = threading.Barrier(2)
+
+    def claim(slot: int) -> None:
+        try:
+            connection.ensure_connection()  # both connected before either claims
+            start.wait()
+            while batch := deliveries_claim(channel="email", limit=7):
+                claimed[slot] += [d.pk for d in batch]
+                time.sleep(0.002)  # a send's worth of time: the other worker claims meanwhile
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim, args=(slot,)) for slot in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert claimed[0]
+    assert claimed[1]
+    assert not set(claimed[0]) & set(claimed[1])
+    assert sorted(claimed[0] + claimed[1]) == sorted(
+        Delivery.objects.filter(channel="email").values_list("pk", flat=True)
+    )
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"sending"}
+
+
+@pytest.mark.django_db
+def test_high_priority_deliveries_are_claimed_first() -> None:
+    queue_emails(5)
+    buyer = Customer.objects.create(name="Buyer", email="buyer@example.com", channels=["email"])
+    urgent = notification_create(
+        customer=buyer,
+        event="order_status_changed",
+        source=MessageSource(message="Shipped"),
+        priority="high",
+    )
+
+    [first] = deliveries_claim(channel="email", limit=1)
+
+    assert first.notification_id == urgent.pk
+
+
+@pytest.fixture
+def bot_window_full(require_redis: str) -> Iterator[threading.Event]:
+    """Keep every slot of the bot's Telegram limit taken, as another busy worker would, until the
+    test sets the returned event."""
+    client = get_redis()
+    assert client is not None
+    release = threading.Event()
+
+    def hold() -> None:
+        while not release.is_set():
+            seconds, micros = client.time()
+            now = seconds + micros / 1_000_000
+            pipe = client.pipeline()
+            pipe.delete("ratelimit:telegram:bot")
+            pipe.zadd("ratelimit:telegram:bot", {f"held-{n}": now for n in range(30)})
+            pipe.execute()
+            release.wait(0.2)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    yield release
+    release.set()
+    holder.join(timeout=5)
+    client.delete("ratelimit:telegram:bot")
+
+
+@pytest.mark.slow
+def test_email_flows_while_telegram_waits_for_slots_and_nobody_holds_the_waiting(
+    integration: CeleryWorker,
+    bot_window_full: threading.Event,
+    fake_telegram: FakeTelegram,
+    fake_smtp: FakeSMTP,
+) -> None:
+    chats = Customer.objects.bulk_create(
+        Customer(name=f"Chat {i}", telegram_chat_id=str(6100 + i), channels=["telegram"]) for i in range(10)
+    )
+    for customer in chats:
+        notification_create(
+            customer=customer, event="custom", source=MessageSource(message="Hi"), channels=["telegram"]
+        )
+    time.sleep(0.5)  # the Telegram drain has run and found no slot
+    queue_emails(40, prefix="mail")
+    holders: list[int] = []
+
+    def emails_in() -> bool:
+        holders.append(Delivery.objects.filter(channel="telegram", status="sending").count())
+        return len(fake_smtp.messages) == 40
+
+    assert wait_for(emails_in, timeout=60)
+    assert fake_telegram.messages == []  # every slot is still taken
+    waiting = Delivery.objects.filter(channel="telegram")
+    assert set(waiting.values_list("status", flat=True)) == {"queued"}
+    assert max(holders) == 0  # no process held a waiting delivery while email went out
+
+    bot_window_full.set()
+    assert wait_for(lambda: len(fake_telegram.messages) == 10, timeout=60)
+
+
+@pytest.mark.slow
+def test_sends_to_one_chat_arrive_in_the_order_they_were_accepted(
+    integration: CeleryWorker, api: APIClient, make_customer: Any, fake_telegram: FakeTelegram
+) -> None:
+    customer = make_customer(email="", telegram_chat_id=4711, channels=["telegram"])
+    for n in range(5):
+        response = api.post(
+            "/api/v1/notifications/send/",
+            {"customer": customer["id"], "message": f"Message {n}", "channels": ["telegram"]},
+            format="json",
+        )
+        assert response.status_code == 202
+
+    assert wait_for(lambda: len(fake_telegram.texts(4711)) == 5, timeout=60)
+    assert fake_telegram.texts(4711) == [f"Message {n}" for n in range(5)]
