@@ -90,16 +90,19 @@ return waits
 """
 
 
-# KEYS: the limit key; ARGV: count, window. Free slots now, and when the next one frees if none is.
+# KEYS: the limit key; ARGV: count, window, want. Free slots now, and when fewer than `want` are
+# free, the seconds until `want` will be.
 _AVAILABLE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local count, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local count, window, want = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local used = redis.call('ZCARD', KEYS[1])
-if used < count then return {count - used, '0'} end
-local oldest = redis.call('ZRANGE', KEYS[1], used - count, used - count, 'WITHSCORES')
-return {0, tostring(tonumber(oldest[2]) + window - now)}
+local free = count - used
+if free < 0 then free = 0 end
+if free >= want then return {free, '0'} end
+local entry = redis.call('ZRANGE', KEYS[1], used - count + want - 1, used - count + want - 1, 'WITHSCORES')
+return {free, tostring(tonumber(entry[2]) + window - now)}
 """
 
 
@@ -129,15 +132,16 @@ class _LocalLimiter:
                     self._log[limit.key].append(now)
             return wait
 
-    def available(self, limit: Limit) -> tuple[int, float]:
+    def available(self, limit: Limit, want: int) -> tuple[int, float]:
         with self._lock:
             now = time.monotonic()
             log = self._log[limit.key]
             while log and log[0] <= now - limit.window:
                 log.popleft()
-            if len(log) < limit.count:
-                return limit.count - len(log), 0.0
-            return 0, log[len(log) - limit.count] + limit.window - now
+            free = max(0, limit.count - len(log))
+            if free >= want:
+                return free, 0.0
+            return free, log[len(log) - limit.count + want - 1] + limit.window - now
 
     def acquire_each(self, shared: Limit, items: list[Limit]) -> list[float]:
         return [self.acquire([shared, item]) for item in items]
@@ -184,14 +188,15 @@ def acquire_each(shared: Limit, items: list[Limit]) -> list[float]:
     return [float(wait) for wait in waits]
 
 
-def available(limit: Limit) -> tuple[int, float]:
-    """How many slots `limit` has free now, and (when none) the seconds until the next one frees.
-    A hint for sizing a batch; only `acquire`/`acquire_each` take slots."""
+def available(limit: Limit, want: int = 1) -> tuple[int, float]:
+    """How many slots `limit` has free now, and (when fewer than `want`) the seconds until `want`
+    will be. A hint for sizing a batch; only `acquire`/`acquire_each` take slots."""
+    want = max(1, min(want, limit.count))
     client = get_redis()
     if client is None:
-        return _local.available(limit)
+        return _local.available(limit, want)
     try:
-        free, wait = client.eval(_AVAILABLE, 1, limit.key, limit.count, limit.window)
+        free, wait = client.eval(_AVAILABLE, 1, limit.key, limit.count, limit.window, want)
     except redis.RedisError as exc:
         raise RateLimitUnavailable(str(exc)) from exc
     return int(free), float(wait)

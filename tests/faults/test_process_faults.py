@@ -35,7 +35,7 @@ def test_kill_9_worker_mid_burst_loses_nothing(
 ) -> None:
     settings.NOTIFICATION_SENDING_TIMEOUT = 2  # the sweep runs here, in the test process
     settings.NOTIFICATION_REENQUEUE_AFTER = 1
-    fake_smtp.data_delay = 0.01  # a slow provider: the kill lands while batches of 50 are being sent
+    fake_smtp.data_delay = 0.05  # a slow provider: the kill lands while batches of 50 are being sent
     customers = Customer.objects.bulk_create(
         Customer(name=f"Customer {i}", email=f"c{i}@example.com", channels=["email"]) for i in range(300)
     )

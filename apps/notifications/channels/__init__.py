@@ -7,6 +7,7 @@ from apps.notifications.channels.base import (
     ChannelError,
     OutgoingMessage,
     PermanentError,
+    Sent,
     TransientError,
 )
 from core.patterns.factory import PluginFactory
@@ -18,6 +19,7 @@ __all__ = [
     "ChannelError",
     "OutgoingMessage",
     "PermanentError",
+    "Sent",
     "TransientError",
     "channel_factory",
 ]

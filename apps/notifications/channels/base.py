@@ -1,7 +1,15 @@
 """The channel contract: send one message, return the provider's id or raise a classified error."""
 
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar
+
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,28 @@ class PermanentError(ChannelError):
     transient = False
 
 
+@dataclass(frozen=True)
+class Sent:
+    """What one send came to: the provider's id, or the error; and how long the call took."""
+
+    provider_id: str = ""
+    error: ChannelError | None = None
+    started_at: datetime | None = None
+    duration_ms: int = 0
+
+
+def send_one(send: Callable[[OutgoingMessage], str], message: OutgoingMessage) -> Sent:
+    started_at, started = timezone.now(), time.perf_counter()
+    try:
+        provider_id, error = send(message), None
+    except ChannelError as exc:
+        provider_id, error = "", exc
+    except Exception as exc:
+        logger.exception("unexpected error from a channel while sending to %s", message.address)
+        provider_id, error = "", TransientError(f"{exc.__class__.__name__}: {exc}", code="internal_error")
+    return Sent(provider_id, error, started_at, int((time.perf_counter() - started) * 1000))
+
+
 class Channel:
     """Base class; one instance per worker process, so subclasses may keep connections open."""
 
@@ -68,6 +98,20 @@ class Channel:
     def send(self, message: OutgoingMessage) -> str:
         raise NotImplementedError
 
+    def send_many(
+        self, messages: list[OutgoingMessage], *, stop: Callable[["Sent"], bool] | None = None
+    ) -> list["Sent | None"]:
+        """Send several messages; one result per message, in order, None for a message not attempted
+        because `stop` (asked after every send) said to stop (a circuit opened). Never raises for one
+        message's failure: a classified error, or an unexpected one as a transient `internal_error`
+        (a bug must not leave a delivery in `sending`), is that message's result."""
+        results: list[Sent | None] = [None] * len(messages)
+        for index, message in enumerate(messages):
+            results[index] = sent = send_one(self.send, message)
+            if stop is not None and stop(sent):
+                break
+        return results
+
     def reserve(self, address: str) -> float:
         """Take a slot under the provider's rate limits: 0, or the seconds to wait first.
 
@@ -75,9 +119,9 @@ class Channel:
         """
         return 0.0
 
-    def capacity(self) -> tuple[int, float]:
-        """Sends the provider's shared limit allows now (a hint for the batch size), and when none
-        does, the seconds until one will. Unlimited channels: as many as a batch holds."""
+    def capacity(self, want: int = 1) -> tuple[int, float]:
+        """Sends the provider's shared limit allows now (a hint for the batch size), and when fewer
+        than `want` do, the seconds until `want` will. Unlimited channels: as many as a batch holds."""
         return 1_000_000, 0.0
 
     def reserve_many(self, addresses: list[str]) -> list[float]:

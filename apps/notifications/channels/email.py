@@ -1,18 +1,28 @@
-"""Email channel: Django's email framework, one recipient per message, one connection per process."""
+"""Email channel: Django's email framework, one recipient per message, connections kept open.
+
+A batch goes out over EMAIL_CONNECTIONS connections at once (threads, one connection each): an SMTP
+send is three round trips of waiting for the server, and a process waiting on one connection can
+build and send on another meanwhile. A single message uses the first connection.
+"""
 
 import contextlib
 import logging
 import smtplib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from email.utils import make_msgid
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.utils import DNS_NAME
 
 from apps.notifications.channels.base import (
     Channel,
     ChannelError,
     OutgoingMessage,
     PermanentError,
+    Sent,
     TransientError,
 )
 
@@ -49,11 +59,40 @@ class EmailChannel(Channel):
 
     def __init__(self) -> None:
         self._connection: BaseEmailBackend | None = None
+        self._lanes: list[EmailChannel] = []
+        self._pool: ThreadPoolExecutor | None = None
+
+    def send_many(
+        self, messages: list[OutgoingMessage], *, stop: Callable[[Sent], bool] | None = None
+    ) -> list[Sent | None]:
+        lanes = min(max(1, settings.EMAIL_CONNECTIONS), len(messages))
+        if lanes <= 1:
+            return super().send_many(messages, stop=stop)
+        if self._pool is None or len(self._lanes) < lanes:
+            # Lane 0 is this channel's own connection; the others are channels of their own.
+            self._lanes = [self, *(EmailChannel() for _ in range(max(1, settings.EMAIL_CONNECTIONS) - 1))]
+            self._pool = ThreadPoolExecutor(max_workers=len(self._lanes), thread_name_prefix="smtp")
+        shares = [messages[lane::lanes] for lane in range(lanes)]
+        futures = [
+            self._pool.submit(Channel.send_many, self._lanes[lane], share)
+            for lane, share in enumerate(shares)
+        ]
+        results: list[Sent | None] = [None] * len(messages)
+        for lane, future in enumerate(futures):
+            for index, sent in enumerate(future.result()):
+                results[lane + index * lanes] = sent
+        return [r for r in results if r is not None]
 
     def is_configured(self) -> bool:
         return settings.EMAIL_BACKEND != SMTP_BACKEND or bool(settings.EMAIL_HOST)
 
     def close(self) -> None:
+        for lane in self._lanes[1:]:
+            lane.close()
+        self._close_own()
+
+    def _close_own(self) -> None:
+        """Close this lane's connection only (another thread may be sending on the other lanes)."""
         if self._connection is not None:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 self._connection.close()
@@ -71,14 +110,14 @@ class EmailChannel(Channel):
         try:
             return self._send(message)
         except smtplib.SMTPServerDisconnected:
-            self.close()
+            self._close_own()
             if not reused:
                 raise classify_smtp_error(smtplib.SMTPServerDisconnected("disconnected")) from None
             # The server dropped an idle connection we kept: reconnect once, not a failed attempt.
         try:
             return self._send(message)
         except (smtplib.SMTPException, OSError) as exc:
-            self.close()
+            self._close_own()
             raise classify_smtp_error(exc) from None
 
     def _send(self, message: OutgoingMessage) -> str:
@@ -91,14 +130,16 @@ class EmailChannel(Channel):
         )
         if message.body_html:
             email.attach_alternative(message.body_html, "text/html")
-        message_id = email.message()["Message-ID"]
+        # Our own Message-ID (as Django would make it) is the provider id; building the whole MIME
+        # message a second time just to read it cost as much as the send.
+        message_id = make_msgid(domain=DNS_NAME)
         email.extra_headers["Message-ID"] = message_id
         try:
             sent = self._open().send_messages([email])
         except smtplib.SMTPServerDisconnected:
             raise
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
-            self.close()
+            self._close_own()
             raise classify_smtp_error(exc) from None
         if not sent:
             raise TransientError("The email backend sent nothing", code="smtp_not_sent")

@@ -2,12 +2,14 @@
 
 import logging
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 from django.conf import settings
 
-from apps.notifications.channels.base import Channel, OutgoingMessage, PermanentError, TransientError
+from apps.notifications.channels.base import Channel, OutgoingMessage, PermanentError, Sent, TransientError
 from core.patterns.rate_limit import Limit, RateLimitUnavailable, acquire, acquire_each, available
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,25 @@ class TelegramChannel(Channel):
 
     def __init__(self) -> None:
         self._client: httpx.Client | None = None
+        self._pool: ThreadPoolExecutor | None = None
+
+    def send_many(
+        self, messages: list[OutgoingMessage], *, stop: Callable[[Sent], bool] | None = None
+    ) -> list[Sent | None]:
+        """A batch's messages went through the rate limiter together (each holds its slot, to a
+        different chat): send them TELEGRAM_CONNECTIONS at a time over the keep-alive client."""
+        lanes = min(max(1, settings.TELEGRAM_CONNECTIONS), len(messages))
+        if lanes <= 1:
+            return super().send_many(messages, stop=stop)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="telegram")
+        shares = [messages[lane::lanes] for lane in range(lanes)]
+        futures = [self._pool.submit(Channel.send_many, self, share, stop=stop) for share in shares]
+        results: list[Sent | None] = [None] * len(messages)
+        for lane, future in enumerate(futures):
+            for index, sent in enumerate(future.result()):
+                results[lane + index * lanes] = sent
+        return results
 
     def is_configured(self) -> bool:
         return bool(settings.TELEGRAM_BOT_TOKEN)
@@ -75,9 +96,10 @@ class TelegramChannel(Channel):
             ]
         )
 
-    def capacity(self) -> tuple[int, float]:
+    def capacity(self, want: int = 1) -> tuple[int, float]:
         return available(
-            Limit("ratelimit:telegram:bot", settings.TELEGRAM_RATE_PER_BOT, settings.TELEGRAM_RATE_WINDOW)
+            Limit("ratelimit:telegram:bot", settings.TELEGRAM_RATE_PER_BOT, settings.TELEGRAM_RATE_WINDOW),
+            want,
         )
 
     def reserve_many(self, addresses: list[str]) -> list[float]:

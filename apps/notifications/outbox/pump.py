@@ -19,9 +19,8 @@ from apps.customers.preferences import unsubscribe_url
 from apps.notifications import dispatch
 from apps.notifications.channels import (
     Channel,
-    ChannelError,
     OutgoingMessage,
-    TransientError,
+    Sent,
     channel_factory,
 )
 from apps.notifications.circuits import breaker_for
@@ -37,6 +36,8 @@ logger = logging.getLogger(__name__)
 RATE_LIMIT_UNAVAILABLE_WAIT = 5.0
 # A half-open circuit lets one probe through; the rest of the batch tries again after this long.
 PROBE_WAIT = 1.0
+# A drain waits until this many of the provider's rate-limit slots are free (or a batch's worth).
+RATE_CHUNK = 10
 # Seconds a batch may run past the drain's budget before its rest is given back (the task's soft
 # time limit is 60 s; the budget 10 s).
 OVERRUN = 30.0
@@ -63,14 +64,14 @@ def outbox_drain(*, channel: str, budget: float | None = None, batch_size: int |
         if time.monotonic() >= deadline:
             result.out_of_time = True
             break
-        free = _capacity(sender, result)
+        free = _capacity(sender, result, want=min(size, RATE_CHUNK))
         if free <= 0:
-            break  # every slot of the provider's limit is taken: a timer wake comes back for the rest
+            break  # the provider's limit is (nearly) used up: a timer wake comes back for the rest
         batch = deliveries_claim(channel=channel, limit=min(size, free))
         if not batch:
             break
         result.batches += 1
-        if len(batch) == size:
+        if len(batch) == size and settings.NOTIFICATION_DRAIN_FANOUT:
             # More is due than one batch: let another worker process start draining beside us.
             dispatch.outbox_wake([channel])
         _drain_batch(sender, channel, batch, result, deadline=deadline + OVERRUN)
@@ -81,16 +82,20 @@ def outbox_drain(*, channel: str, budget: float | None = None, batch_size: int |
     return result
 
 
-def _capacity(sender: Channel, result: DrainResult) -> int:
+def _capacity(sender: Channel, result: DrainResult, *, want: int) -> int:
     """How many deliveries to claim: no more than the provider's shared limit lets go now, so a
-    Telegram backlog is not claimed only to be given back."""
+    Telegram backlog is not claimed only to be given back. While fewer than `want` slots are free
+    the drain waits for them: slots of a busy window free one by one, and a drain per slot would
+    spend more on waking than on sending."""
     try:
-        free, wait = sender.capacity()
+        free, wait = sender.capacity(want)
     except RateLimitUnavailable:
         free, wait = 0, RATE_LIMIT_UNAVAILABLE_WAIT
-    if free <= 0 and _due_exists(sender.name):
+    if free >= want:
+        return free
+    if _due_exists(sender.name):
         _note_wait(result, wait)
-    return free
+    return 0
 
 
 def _due_exists(channel: str) -> bool:
@@ -107,6 +112,7 @@ def _drain_batch(
     notifications = Notification.objects.select_related("customer").in_bulk(
         {d.notification_id for d in batch}
     )
+    batch = [d for d in batch if d.notification_id in notifications]  # deleted meanwhile: nothing to send
     for delivery in batch:
         delivery.notification = notifications[delivery.notification_id]
     if not sender.is_configured():
@@ -182,48 +188,50 @@ def _message_of(sender: Channel, delivery: Delivery, now: datetime) -> OutgoingM
 def _send_all(
     sender: Channel, channel: str, batch: list[Delivery], result: DrainResult, *, deadline: float
 ) -> None:
-    """Send one after the other; record at least every NOTIFICATION_RECORD_EVERY sends, so a worker
-    killed mid-batch can duplicate only what it sent since the last record. A provider so slow that
-    the batch outlives the drain's time gives the rest back rather than run into the task's limit."""
+    """Send in chunks of NOTIFICATION_RECORD_EVERY (the channel may send a chunk over several
+    connections at once) and record each chunk's outcomes before the next, so a worker killed
+    mid-batch can duplicate only the chunk it was sending. A circuit that opens, or a provider so slow
+    that the batch outlives the drain's time, gives the rest back."""
     breaker = breaker_for(channel)
     every = max(1, settings.NOTIFICATION_RECORD_EVERY)
-    outcomes: list[Outcome] = []
-    try:
-        for index, delivery in enumerate(batch):
-            if time.monotonic() > deadline:
-                deliveries_release({d.pk: (d, 0.0) for d in batch[index:]}, reason="drain out of time")
-                result.out_of_time = True
-                break
-            now = timezone.now()
-            started = time.perf_counter()
-            error: ChannelError | None = None
-            provider_id = ""
-            try:
-                provider_id = sender.send(_message_of(sender, delivery, now))
-            except ChannelError as exc:
-                error = exc
-            except Exception as exc:
-                # A bug or an unforeseen library error is an attempt like any other: the budget ends it.
-                logger.exception("delivery %s: unexpected error from the %s channel", delivery.pk, channel)
-                error = TransientError(f"{exc.__class__.__name__}: {exc}", code="internal_error")
-            duration_ms = int((time.perf_counter() - started) * 1000)
-            outcomes.append(Outcome(delivery, now, duration_ms, provider_id, error))
-            if error is not None and error.transient and error.retry_after is None:
-                breaker.record_failure()
-                if breaker.state() != "closed":
-                    # The circuit opened under us: what is left of the batch waits for it.
-                    rest = batch[index + 1 :]
-                    if rest:
-                        wait = breaker.reset_timeout
-                        deliveries_release({d.pk: (d, wait) for d in rest}, reason="circuit open")
-                        _note_wait(result, wait)
-                    break
-            if len(outcomes) >= every:
-                _flush(outcomes, breaker, result)
-                outcomes = []
-    finally:
+    for start in range(0, len(batch), every):
+        rest = batch[start:]
+        if time.monotonic() > deadline:
+            deliveries_release({d.pk: (d, 0.0) for d in rest}, reason="drain out of time")
+            result.out_of_time = True
+            return
+        if start and breaker.state() != "closed":
+            wait = breaker.reset_timeout
+            deliveries_release({d.pk: (d, wait) for d in rest}, reason="circuit open")
+            _note_wait(result, wait)
+            return
+        chunk = batch[start : start + every]
+        now = timezone.now()
+
+        def stop(sent: Sent) -> bool:
+            """After each send: count a provider failure; stop when the circuit opened under us."""
+            error = sent.error
+            if error is None or not error.transient or error.retry_after is not None:
+                return False
+            breaker.record_failure()
+            return breaker.state() != "closed"
+
+        sent = sender.send_many([_message_of(sender, d, now) for d in chunk], stop=stop)
+        outcomes = [
+            Outcome(d, s.started_at or now, s.duration_ms, s.provider_id, s.error)
+            for d, s in zip(chunk, sent, strict=True)
+            if s is not None
+        ]
         if outcomes:
             _flush(outcomes, breaker, result)
+        unsent = [d for d, s in zip(chunk, sent, strict=True) if s is None]
+        if unsent:
+            wait = breaker.reset_timeout
+            deliveries_release(
+                {d.pk: (d, wait) for d in unsent + batch[start + every :]}, reason="circuit open"
+            )
+            _note_wait(result, wait)
+            return
 
 
 def _flush(outcomes: list[Outcome], breaker: CircuitBreaker, result: DrainResult) -> None:

@@ -6,8 +6,10 @@ is committed. Also the two other ways a claimed delivery leaves `sending`: it is
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from apps.api_gateway import metrics
@@ -34,6 +36,31 @@ RECORDED_FIELDS = [
     "claimed_at",
     "updated_at",
 ]
+
+
+def deliveries_write(deliveries: list[Delivery], fields: list[str]) -> None:
+    """Write `fields` of many deliveries in one statement. On PostgreSQL an UPDATE joined to unnest()
+    of one array per column: Django's bulk_update builds a CASE per field and row, which the profile
+    showed costing more than the sends themselves. Other databases (SQLite for `make run`) use it."""
+    if not deliveries:
+        return
+    if connection.vendor != "postgresql":
+        Delivery.objects.bulk_update(deliveries, fields)
+        return
+    columns = [cast("Field[Any, Any]", Delivery._meta.get_field(name)) for name in fields]
+    assignments = ", ".join(f"{c.column} = v.{c.column}" for c in columns)
+    arrays = ", ".join(f"%s::{c.db_type(connection)}[]" for c in columns)
+    names = ", ".join(str(c.column) for c in columns)
+    params: list[Any] = [[d.pk for d in deliveries]]
+    for column in columns:
+        params.append([column.get_db_prep_value(getattr(d, column.attname), connection) for d in deliveries])
+    table = Delivery._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS d SET {assignments} "  # noqa: S608 - column names come from the model
+            f"FROM unnest(%s::bigint[], {arrays}) AS v(id, {names}) WHERE d.id = v.id",
+            params,
+        )
 
 
 @dataclass
@@ -86,7 +113,7 @@ def outcomes_record(outcomes: list[Outcome]) -> Summary:
             summary.next_due_in = due if summary.next_due_in is None else min(summary.next_due_in, due)
     DeliveryAttempt.objects.bulk_create(attempts)
     deliveries = [o.delivery for o in outcomes]
-    Delivery.objects.bulk_update(deliveries, RECORDED_FIELDS)
+    deliveries_write(deliveries, RECORDED_FIELDS)
     for delivery, verdict in zip(deliveries, verdicts, strict=True):
         _contact_effects(delivery, verdict)
     failed = [d for d in deliveries if d.status == DeliveryStatus.FAILED]
@@ -121,7 +148,7 @@ def deliveries_release(held: dict[int, tuple[Delivery, float]], *, reason: str) 
         delivery.claimed_at = None
         delivery.updated_at = now
         deliveries.append(delivery)
-    Delivery.objects.bulk_update(deliveries, ["status", "next_attempt_at", "claimed_at", "updated_at"])
+    deliveries_write(deliveries, ["status", "next_attempt_at", "claimed_at", "updated_at"])
     channel = deliveries[0].channel
     waits = [wait for _, wait in held.values()]
     logger.info(
@@ -147,7 +174,7 @@ def deliveries_skip(deliveries: list[Delivery], reason: str) -> None:
             None,
             now,
         )
-    Delivery.objects.bulk_update(deliveries, ["status", "skip_reason", "claimed_at", "updated_at"])
+    deliveries_write(deliveries, ["status", "skip_reason", "claimed_at", "updated_at"])
     deliveries_failover(deliveries)
     notifications_refresh_status(sorted({d.notification_id for d in deliveries}))
     channels = [d.channel for d in deliveries]
