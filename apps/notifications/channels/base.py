@@ -2,7 +2,8 @@
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -81,6 +82,26 @@ def send_one(send: Callable[[OutgoingMessage], str], message: OutgoingMessage) -
         logger.exception("unexpected error from a channel while sending to %s", message.address)
         provider_id, error = "", TransientError(f"{exc.__class__.__name__}: {exc}", code="internal_error")
     return Sent(provider_id, error, started_at, int((time.perf_counter() - started) * 1000))
+
+
+def send_in_lanes(
+    pool: ThreadPoolExecutor,
+    senders: Sequence["Channel"],
+    messages: list[OutgoingMessage],
+    stop: Callable[[Sent], bool] | None,
+) -> list[Sent | None]:
+    """Deal the messages round-robin over the senders, one thread each (each sender its own
+    connection, or one thread-safe client several times); the results in the messages' order."""
+    lanes = len(senders)
+    futures = [
+        pool.submit(Channel.send_many, sender, messages[lane::lanes], stop=stop)
+        for lane, sender in enumerate(senders)
+    ]
+    results: list[Sent | None] = [None] * len(messages)
+    for lane, future in enumerate(futures):
+        for index, sent in enumerate(future.result()):
+            results[lane + index * lanes] = sent
+    return results
 
 
 class Channel:

@@ -24,6 +24,7 @@ from apps.notifications.channels.base import (
     PermanentError,
     Sent,
     TransientError,
+    send_in_lanes,
 )
 
 logger = logging.getLogger(__name__)
@@ -65,23 +66,15 @@ class EmailChannel(Channel):
     def send_many(
         self, messages: list[OutgoingMessage], *, stop: Callable[[Sent], bool] | None = None
     ) -> list[Sent | None]:
-        lanes = min(max(1, settings.EMAIL_CONNECTIONS), len(messages))
+        connections = max(1, settings.EMAIL_CONNECTIONS)
+        lanes = min(connections, len(messages))
         if lanes <= 1:
             return super().send_many(messages, stop=stop)
-        if self._pool is None or len(self._lanes) < lanes:
+        if self._pool is None or len(self._lanes) < connections:
             # Lane 0 is this channel's own connection; the others are channels of their own.
-            self._lanes = [self, *(EmailChannel() for _ in range(max(1, settings.EMAIL_CONNECTIONS) - 1))]
-            self._pool = ThreadPoolExecutor(max_workers=len(self._lanes), thread_name_prefix="smtp")
-        shares = [messages[lane::lanes] for lane in range(lanes)]
-        futures = [
-            self._pool.submit(Channel.send_many, self._lanes[lane], share)
-            for lane, share in enumerate(shares)
-        ]
-        results: list[Sent | None] = [None] * len(messages)
-        for lane, future in enumerate(futures):
-            for index, sent in enumerate(future.result()):
-                results[lane + index * lanes] = sent
-        return [r for r in results if r is not None]
+            self._lanes = [self, *(EmailChannel() for _ in range(connections - 1))]
+            self._pool = ThreadPoolExecutor(max_workers=connections, thread_name_prefix="smtp")
+        return send_in_lanes(self._pool, self._lanes[:lanes], messages, stop)
 
     def is_configured(self) -> bool:
         return settings.EMAIL_BACKEND != SMTP_BACKEND or bool(settings.EMAIL_HOST)

@@ -9,7 +9,14 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-from apps.notifications.channels.base import Channel, OutgoingMessage, PermanentError, Sent, TransientError
+from apps.notifications.channels.base import (
+    Channel,
+    OutgoingMessage,
+    PermanentError,
+    Sent,
+    TransientError,
+    send_in_lanes,
+)
 from core.patterns.rate_limit import Limit, RateLimitUnavailable, acquire, acquire_each, available
 
 logger = logging.getLogger(__name__)
@@ -56,18 +63,13 @@ class TelegramChannel(Channel):
     ) -> list[Sent | None]:
         """A batch's messages went through the rate limiter together (each holds its slot, to a
         different chat): send them TELEGRAM_CONNECTIONS at a time over the keep-alive client."""
-        lanes = min(max(1, settings.TELEGRAM_CONNECTIONS), len(messages))
+        connections = max(1, settings.TELEGRAM_CONNECTIONS)
+        lanes = min(connections, len(messages))
         if lanes <= 1:
             return super().send_many(messages, stop=stop)
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="telegram")
-        shares = [messages[lane::lanes] for lane in range(lanes)]
-        futures = [self._pool.submit(Channel.send_many, self, share, stop=stop) for share in shares]
-        results: list[Sent | None] = [None] * len(messages)
-        for lane, future in enumerate(futures):
-            for index, sent in enumerate(future.result()):
-                results[lane + index * lanes] = sent
-        return results
+            self._pool = ThreadPoolExecutor(max_workers=connections, thread_name_prefix="telegram")
+        return send_in_lanes(self._pool, [self] * lanes, messages, stop)
 
     def is_configured(self) -> bool:
         return bool(settings.TELEGRAM_BOT_TOKEN)
@@ -82,39 +84,28 @@ class TelegramChannel(Channel):
             )
         return self._client
 
+    @staticmethod
+    def _limits(address: str) -> tuple[Limit, Limit]:
+        """The bot's limit, shared by every chat, and the limit of one chat."""
+        window = settings.TELEGRAM_RATE_WINDOW
+        return (
+            Limit("ratelimit:telegram:bot", settings.TELEGRAM_RATE_PER_BOT, window),
+            Limit(f"ratelimit:telegram:chat:{address}", 1, settings.TELEGRAM_PER_CHAT_INTERVAL + window - 1),
+        )
+
     def reserve(self, address: str) -> float:
         # Build the client (its TLS context takes tens of milliseconds) before the slot is taken,
         # so the send follows the slot at once.
         _ = self.client
-        window = settings.TELEGRAM_RATE_WINDOW
-        return acquire(
-            [
-                Limit("ratelimit:telegram:bot", settings.TELEGRAM_RATE_PER_BOT, window),
-                Limit(
-                    f"ratelimit:telegram:chat:{address}", 1, settings.TELEGRAM_PER_CHAT_INTERVAL + window - 1
-                ),
-            ]
-        )
+        return acquire(list(self._limits(address)))
 
     def capacity(self, want: int = 1) -> tuple[int, float]:
-        return available(
-            Limit("ratelimit:telegram:bot", settings.TELEGRAM_RATE_PER_BOT, settings.TELEGRAM_RATE_WINDOW),
-            want,
-        )
+        return available(self._limits("")[0], want)
 
     def reserve_many(self, addresses: list[str]) -> list[float]:
         # One round trip for a whole batch: the bot's 30/s shared by all, 1/s per chat.
         _ = self.client
-        window = settings.TELEGRAM_RATE_WINDOW
-        return acquire_each(
-            Limit("ratelimit:telegram:bot", settings.TELEGRAM_RATE_PER_BOT, window),
-            [
-                Limit(
-                    f"ratelimit:telegram:chat:{address}", 1, settings.TELEGRAM_PER_CHAT_INTERVAL + window - 1
-                )
-                for address in addresses
-            ],
-        )
+        return acquire_each(self._limits("")[0], [self._limits(address)[1] for address in addresses])
 
     def close(self) -> None:
         if self._client is not None:
