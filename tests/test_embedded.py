@@ -135,3 +135,26 @@ def test_make_run_processes_serve_the_api_and_run_tasks(
             break
         time.sleep(0.5)
     assert _heartbeats(tmp_path / "db.sqlite3"), (tmp_path / "honcho.log").read_text()
+
+    # An order's email goes the whole way on SQLite: outbox row, drain woken through the SQLite
+    # broker, the batch claim without row locks, the file email backend.
+    order = httpx.post(
+        f"{base}/api/v1/orders/",
+        json={
+            "customer": customer.json()["id"],
+            "items": [{"sku": "M", "name": "Mug", "quantity": 1, "unit_price": "3"}],
+        },
+        headers=headers,
+    )
+    assert order.status_code == 201
+    mails: list[str] = []
+    for _ in range(120):
+        mails = (
+            [p.read_text() for p in (tmp_path / "mail").glob("*.log")] if (tmp_path / "mail").exists() else []
+        )
+        if any(order.json()["number"] in mail for mail in mails):
+            break
+        time.sleep(0.5)
+    assert any(order.json()["number"] in mail for mail in mails), (tmp_path / "honcho.log").read_text()[
+        -3000:
+    ]

@@ -1,9 +1,10 @@
 """The pump: drain one channel's due deliveries in batches, over the channel's open connection.
 
 One call of `outbox_drain` claims a batch (outbox.claim), decides what may go now (circuit, rate-limit
-slots for the whole batch at once), gives back what must wait with its due time, sends the rest one by
-one and records outcomes in bulk every NOTIFICATION_RECORD_EVERY sends (outbox.record), then claims the
-next batch, until nothing is due or its time budget is spent. Nothing sleeps: a delivery that has to
+slots for the whole batch at once), gives back what must wait with its due time, sends the rest in
+chunks of NOTIFICATION_RECORD_EVERY (a channel may send a chunk over several connections at once) and
+records each chunk's outcomes in bulk (outbox.record), then claims the next batch, until nothing is due
+or its time budget is spent. Nothing sleeps: a delivery that has to
 wait returns to the outbox and a timer wake (dispatch) brings a drain back when it is due.
 """
 
@@ -39,7 +40,7 @@ PROBE_WAIT = 1.0
 # A drain waits until this many of the provider's rate-limit slots are free (or a batch's worth).
 RATE_CHUNK = 10
 # Seconds a batch may run past the drain's budget before its rest is given back (the task's soft
-# time limit is 60 s; the budget 10 s).
+# time limit is 60 s; the budget NOTIFICATION_DRAIN_SECONDS, 1 s by default).
 OVERRUN = 30.0
 
 
@@ -125,10 +126,15 @@ def _drain_batch(
     _send_all(sender, channel, batch, result, deadline=deadline)
 
 
-def _note_wait(result: DrainResult, wait: float) -> None:
-    result.waiting += 1
+def _note_due(result: DrainResult, wait: float) -> None:
+    """Something is due again in `wait` seconds: the drain's timer wake must come by then."""
     if result.next_due_in is None or wait < result.next_due_in:
         result.next_due_in = wait
+
+
+def _note_wait(result: DrainResult, wait: float, count: int = 1) -> None:
+    result.waiting += count
+    _note_due(result, wait)
 
 
 def _through_circuit(channel: str, batch: list[Delivery], result: DrainResult) -> tuple[list[Delivery], bool]:
@@ -146,8 +152,7 @@ def _through_circuit(channel: str, batch: list[Delivery], result: DrainResult) -
     if waiting:
         wait = decision.retry_in if not decision.allowed else PROBE_WAIT
         deliveries_release({d.pk: (d, wait) for d in waiting}, reason=f"circuit {decision.state}")
-        _note_wait(result, wait)
-        result.waiting += len(waiting) - 1
+        _note_wait(result, wait, len(waiting))
     return allowed, decision.allowed
 
 
@@ -203,7 +208,7 @@ def _send_all(
         if start and breaker.state() != "closed":
             wait = breaker.reset_timeout
             deliveries_release({d.pk: (d, wait) for d in rest}, reason="circuit open")
-            _note_wait(result, wait)
+            _note_wait(result, wait, len(rest))
             return
         chunk = batch[start : start + every]
         now = timezone.now()
@@ -227,10 +232,9 @@ def _send_all(
         unsent = [d for d, s in zip(chunk, sent, strict=True) if s is None]
         if unsent:
             wait = breaker.reset_timeout
-            deliveries_release(
-                {d.pk: (d, wait) for d in unsent + batch[start + every :]}, reason="circuit open"
-            )
-            _note_wait(result, wait)
+            held = unsent + batch[start + every :]
+            deliveries_release({d.pk: (d, wait) for d in held}, reason="circuit open")
+            _note_wait(result, wait, len(held))
             return
 
 
@@ -242,5 +246,4 @@ def _flush(outcomes: list[Outcome], breaker: CircuitBreaker, result: DrainResult
     result.sent += summary.sent
     result.failed += summary.failed
     if summary.next_due_in is not None:
-        _note_wait(result, summary.next_due_in)
-        result.waiting -= 1
+        _note_due(result, summary.next_due_in)
