@@ -1,4 +1,15 @@
+from typing import Any
+
 from django.apps import AppConfig
+
+
+def _forget_api_key(instance: Any = None, **_: Any) -> None:
+    """A key saved (revoked, changed) or deleted: drop its cache entry once committed."""
+    from apps.api_gateway.authentication import api_key_cache_key
+    from core.cache import forget_on_commit
+
+    if instance is not None and instance.prefix:
+        forget_on_commit(api_key_cache_key(instance.prefix))
 
 
 class ApiGatewayConfig(AppConfig):
@@ -7,4 +18,10 @@ class ApiGatewayConfig(AppConfig):
     verbose_name = "API gateway"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from apps.api_gateway import schema  # noqa: F401 - registers the OpenAPI auth extension
+        from apps.api_gateway.models import ApiKey
+
+        post_save.connect(_forget_api_key, sender=ApiKey, dispatch_uid="api-key-cache")
+        post_delete.connect(_forget_api_key, sender=ApiKey, dispatch_uid="api-key-cache-delete")

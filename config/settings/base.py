@@ -129,6 +129,12 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# The cache layer (core/cache.py): API keys and the like, read from Redis with the database behind
+# it. false turns it off (make bench compares both).
+CACHE_ENABLED = env.bool("CACHE_ENABLED", default=True)
+# Seconds an entry lives at most; writes delete entries at once, this bounds anything missed.
+CACHE_TIMEOUT = env.int("CACHE_TIMEOUT", default=300)
+
 # --- Celery ---
 # Without Redis the broker is kombu's SQLAlchemy transport on a SQLite file: it works across
 # processes (web, worker, scheduler) with no extra server.
