@@ -40,8 +40,9 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 # Branch coverage of apps/, core/ and config/, worker and gunicorn subprocesses included (pyproject.toml);
-# the run fails if the total drops under the floor, set a little below the figure the suite reached.
-COVERAGE_FLOOR ?= 85
+# the run fails if the total drops under the floor: set below the 85.6-89.9% the suite reached, as the
+# share counted in worker subprocesses varies from run to run (SIGKILLed processes write no data).
+COVERAGE_FLOOR ?= 80
 test: lint
 	rm -f .coverage .coverage.*
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/pytest --cov --cov-report=term \

@@ -7,15 +7,15 @@ a. email: a backlog of N order emails drained by one worker (as `bin/start worke
    50 orders/s;
 b. telegram: a backlog of 600 messages to 600 chats against the fake enforcing 30/s: drain time vs
    the ideal 20 s, and 429 answers;
-c. API through nginx and gunicorn (2 workers) with wrk: POST /orders/, POST /notifications/send/,
-   and a minimal DRF endpoint inserting one row on the same stack.
+c. API through nginx and gunicorn (2 workers) with wrk (bench/api.py): POST /orders/,
+   POST /notifications/send/, and a minimal DRF endpoint inserting one row on the same stack;
+d. broadcast to every customer: time to write and enqueue, memory, delivery rate.
+BENCH_PARTS=ab runs only parts a and b.
 """
 
 import json
 import os
 import re
-import shutil
-import signal
 import smtplib
 import subprocess
 import sys
@@ -31,6 +31,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.api import bench_api  # noqa: E402
 from tests.fakes.processes import Process  # noqa: E402
 from tests.fakes.smtp import free_port  # noqa: E402
 from tests.fakes.telegram import TOKEN  # noqa: E402
@@ -38,7 +39,6 @@ from tests.fakes.telegram import TOKEN  # noqa: E402
 DB = "notifications_bench"
 N_EMAIL = int(os.environ.get("BENCH_EMAILS", "2000"))
 N_TELEGRAM = 600
-WRK_SECONDS = int(os.environ.get("BENCH_WRK_SECONDS", "8"))
 # Which parts to run (a: email, b: telegram, c: API, d: broadcast); all by default.
 PARTS = set(os.environ.get("BENCH_PARTS", "abcd"))
 RESULTS = ROOT / "bench" / "results"
@@ -315,113 +315,6 @@ def bench_broadcast(env: dict[str, str], smtp_stats: int, worker_pid: int) -> di
         "estimated_delivery_seconds": round(customers / rate, 0) if rate else None,
         "peak_rss_mb": {"command": round(command_rss, 1), "worker": rss_mb(worker_pid)},
     }
-
-
-LUA = """
-wrk.method = "POST"
-wrk.body = [[{body}]]
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Api-Key {key}"
-"""
-
-
-def wrk(url: str, key: str, body: str, name: str) -> dict[str, Any]:
-    script = LOGS / f"{name}.lua"
-    script.write_text(LUA.format(body=body, key=key))
-    out = subprocess.run(
-        ["wrk", "-t2", "-c16", f"-d{WRK_SECONDS}s", "--latency", "-s", str(script), url],
-        capture_output=True,
-        text=True,
-        timeout=WRK_SECONDS + 60,
-    ).stdout
-    (LOGS / f"{name}.wrk.txt").write_text(out)
-
-    def latency(label: str) -> float:
-        match = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out)
-        if not match:
-            return float("nan")
-        value, unit = float(match.group(1)), match.group(2)
-        return round(value / 1000 if unit == "us" else value * 1000 if unit == "s" else value, 2)
-
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    return {
-        "req_per_s": rps,
-        "p50_ms": latency("50%"),
-        "p99_ms": latency("99%"),
-        "errors": (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, errors.groups())) if errors else 0),
-    }
-
-
-def bench_api(env: dict[str, str]) -> dict[str, Any]:
-    from apps.api_gateway.services import api_key_create
-    from apps.customers.models import Customer
-
-    _, key = api_key_create(name="bench")
-    customer = Customer.objects.create(name="Load", email="load@bench.example", channels=["email"])
-    web_port, nginx_port = free_port(), free_port()
-    web = Process(
-        [str(ROOT / "bin" / "start"), "web"],
-        env={**env, "WEB_PORT": str(web_port), "WEB_CONCURRENCY": "2"},
-        log_path=LOGS / "gunicorn.log",
-    ).start()
-    conf = (ROOT / "nginx" / "nginx.conf").read_text()
-    conf = re.sub(
-        r"    upstream gateway \{.*?\n    \}",
-        f"    upstream gateway {{\n        server 127.0.0.1:{web_port};\n        keepalive 32;\n    }}",
-        conf,
-        flags=re.S,
-    )
-    conf = conf.replace("listen 80;", f"listen 127.0.0.1:{nginx_port};").replace(
-        "rate=50r/s", "rate=100000r/s"
-    )
-    conf = conf.replace("access_log /dev/stdout;", "access_log off;")
-    (LOGS / "nginx.conf").write_text(conf)
-    nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
-    nginx = Process(
-        [
-            nginx_bin,
-            "-p",
-            str(LOGS),
-            "-c",
-            str(LOGS / "nginx.conf"),
-            "-g",
-            f"daemon off; pid {LOGS}/nginx.pid;",
-        ],
-        env=env,
-        log_path=LOGS / "nginx.log",
-    ).start()
-    base = f"http://127.0.0.1:{nginx_port}"
-    for _ in range(300):  # until gunicorn itself answers through nginx (nginx alone answers 503)
-        try:
-            if httpx.get(f"{base}/health/db/", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    order = json.dumps(
-        {
-            "customer": customer.pk,
-            "items": [{"sku": "MUG", "name": "Mug", "quantity": 2, "unit_price": "12.49"}],
-        }
-    )
-    send = json.dumps(
-        {"customer": customer.pk, "message": "Hello {{ customer.name }}", "channels": ["email"]}
-    )
-    try:
-        results = {
-            "baseline_insert": wrk(f"{base}/api/v1/bench/insert/", key, "{}", "baseline"),
-            "create_order": wrk(f"{base}/api/v1/orders/", key, order, "orders"),
-            "send_notification": wrk(f"{base}/api/v1/notifications/send/", key, send, "send"),
-        }
-    finally:
-        nginx.stop(signal.SIGQUIT)
-        web.stop()
-    baseline = results["baseline_insert"]["req_per_s"]
-    for name in ("create_order", "send_notification"):
-        results[name]["ratio_to_baseline"] = round(results[name]["req_per_s"] / baseline, 2)
-    return results
 
 
 def main() -> None:

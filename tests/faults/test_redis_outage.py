@@ -51,10 +51,8 @@ def private_stack(
         redis_server.stop()
 
 
-def test_redis_down_for_10_s_no_5xx_and_everything_arrives(
-    private_stack: tuple[RedisServer, str, CeleryWorker], fake_smtp: FakeSMTP, tmp_path: Path
-) -> None:
-    redis_server, url, worker = private_stack
+def order_client(url: str) -> tuple[httpx.Client, dict[str, Any]]:
+    """A client of the private stack's API, and an order body for a customer it has just created."""
     _, key = api_key_create(name="outage")
     client = httpx.Client(base_url=url, headers={"Authorization": f"Api-Key {key}"}, timeout=10)
     customer = client.post("/api/v1/customers/", json={"name": "Ada", "email": "ada@example.com"}).json()
@@ -62,6 +60,14 @@ def test_redis_down_for_10_s_no_5xx_and_everything_arrives(
         "customer": customer["id"],
         "items": [{"sku": "MUG", "name": "Mug", "quantity": 1, "unit_price": "9.99"}],
     }
+    return client, body
+
+
+def test_redis_down_for_10_s_no_5xx_and_everything_arrives(
+    private_stack: tuple[RedisServer, str, CeleryWorker], fake_smtp: FakeSMTP, tmp_path: Path
+) -> None:
+    redis_server, url, worker = private_stack
+    client, body = order_client(url)
     codes: Counter[int] = Counter()
     slowest = {"before": 0.0, "outage": 0.0, "after": 0.0}
 
@@ -124,13 +130,7 @@ def test_same_worker_delivers_after_each_of_three_20_s_outages(
     redis_server, url, worker = private_stack
     assert worker.process is not None
     pid = worker.process.pid
-    _, key = api_key_create(name="outages")
-    client = httpx.Client(base_url=url, headers={"Authorization": f"Api-Key {key}"}, timeout=10)
-    customer = client.post("/api/v1/customers/", json={"name": "Ada", "email": "ada@example.com"}).json()
-    body = {
-        "customer": customer["id"],
-        "items": [{"sku": "MUG", "name": "Mug", "quantity": 1, "unit_price": "9.99"}],
-    }
+    client, body = order_client(url)
     accepted = 0
     for outage in range(3):
         redis_server.stop()
