@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from celery import current_app
 
-from core.utils.redis import get_redis
+from core.utils.redis import first_claim, get_redis
 
 logger = logging.getLogger(__name__)
 
@@ -44,17 +44,6 @@ def wake_key(channel: str) -> str:
     return f"outbox:woken:{channel}"
 
 
-def _first(key: str, ttl: int) -> bool:
-    """True when this caller set the flag (SET NX); without Redis, always True."""
-    client = get_redis()
-    if client is None:
-        return True
-    try:
-        return bool(client.set(key, 1, nx=True, ex=ttl))
-    except Exception:  # Redis down: waking twice is harmless, missing a wake is not
-        return True
-
-
 def outbox_wake(channels: Iterable[str], *, countdown: float = 0.0, priority: str = "normal") -> None:
     """Make sure a drain of each channel runs now (or in `countdown` seconds). Never raises: the rows
     are committed, and the sweep wakes the channel later if the broker cannot be reached now."""
@@ -66,9 +55,9 @@ def outbox_wake(channels: Iterable[str], *, countdown: float = 0.0, priority: st
         countdown = max(0.001, moment / TIMER_TICKS - time.time())
     for channel in sorted(set(channels)):
         if countdown > 0:
-            if not _first(f"outbox:timer:{channel}:{moment}", ttl=int(countdown) + 2):
+            if not first_claim(f"outbox:timer:{channel}:{moment}", ttl=int(countdown) + 2):
                 continue
-        elif not _first(wake_key(channel), ttl=WAKE_TTL):
+        elif not first_claim(wake_key(channel), ttl=WAKE_TTL):
             continue
         try:
             current_app.send_task(

@@ -16,20 +16,9 @@ from apps.notifications import dispatch
 from apps.notifications.channels import OutgoingMessage, TransientError, channel_factory
 from apps.notifications.events import DeliveryFailed
 from core.patterns.rate_limit import RateLimitUnavailable
-from core.utils.redis import get_redis
+from core.utils.redis import first_claim
 
 logger = logging.getLogger(__name__)
-
-
-def _first_in_interval(key: str) -> bool:
-    """True for the first caller per key and interval (SET NX EX); without Redis, always True."""
-    client = get_redis()
-    if client is None:
-        return True
-    try:
-        return bool(client.set(f"opsalert:{key}", 1, nx=True, ex=max(1, int(settings.OPS_ALERT_INTERVAL))))
-    except Exception:  # an unreadable gate must not swallow the alert
-        return True
 
 
 def _alert_address(channel: str) -> str:
@@ -46,7 +35,7 @@ def on_delivery_failed(event: DeliveryFailed) -> None:
     if event.channel == target and not _alert_address(target):
         return
     code = event.error.split(":", 1)[0] or "error"
-    if not _first_in_interval(f"{event.channel}:{code}"):
+    if not first_claim(f"opsalert:{event.channel}:{code}", int(settings.OPS_ALERT_INTERVAL)):
         return
     subject = f"Delivery failed on {event.channel}: {code}"
     body = (

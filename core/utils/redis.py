@@ -21,3 +21,16 @@ def get_redis() -> redis.Redis | None:
         )
         _client = (os.getpid(), url, client)
     return _client[2]
+
+
+def first_claim(key: str, ttl: int) -> bool:
+    """True for the first caller to set `key` within `ttl` seconds (SET NX EX). Without Redis, or when
+    Redis fails, True: callers use it to avoid repeats (a second wake, a second alert), and a repeat
+    is better than a missed one."""
+    client = get_redis()
+    if client is None:
+        return True
+    try:
+        return bool(client.set(key, 1, nx=True, ex=max(1, ttl)))
+    except redis.RedisError:
+        return True
