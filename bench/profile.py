@@ -1,10 +1,12 @@
 """Where the time goes: pyinstrument profiles of the two hot paths, in-process on PostgreSQL.
 
-    .venv/bin/python bench/profile.py [orders|deliveries] [N]
+    .venv/bin/python bench/profile.py [orders|send|order-detail|baseline|deliveries] [N]
 
-`orders` creates N orders through the API view (as gunicorn would run it, minus HTTP); `deliveries`
-sends N email deliveries to an in-process SMTP sink, one task's worth (20) at a time. Prints the
-call tree (wall clock) and the time per item; uses a scratch database of its own.
+`orders` creates N orders through the API view (as gunicorn would run it, minus HTTP), `send` makes N
+API sends, `order-detail` reads one order N times, `baseline` inserts N rows through the minimal DRF
+endpoint `make bench` compares with; `deliveries` sends N email deliveries to an SMTP sink in its own
+process. API kinds first run N requests without the profiler and print the time and queries per
+request, then profile N more. Prints the call tree (wall clock); uses a scratch database of its own.
 """
 
 import os
@@ -14,12 +16,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_profile")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+os.environ.setdefault("BENCH_ENDPOINTS", "true")
 
 
 def main() -> None:
@@ -35,7 +39,7 @@ def main() -> None:
     setup_test_environment()
     _create_database()
     call_command("migrate", verbosity=0)
-    work = _orders(n) if kind == "orders" else _deliveries(n)
+    work = _deliveries(n) if kind == "deliveries" else _api(kind, n)
     profiler = Profiler(interval=0.0005)
     started = time.perf_counter()
     with profiler:
@@ -57,7 +61,9 @@ def _create_database() -> None:
     connection.close()
 
 
-def _orders(n: int) -> Callable[[], None]:
+def _api(kind: str, n: int) -> Callable[[], None]:
+    from django.db import connection, reset_queries
+    from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
 
     from apps.api_gateway.services import api_key_create
@@ -71,15 +77,36 @@ def _orders(n: int) -> Callable[[], None]:
     _, key = api_key_create(name="profile")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
-    body = {
+    order = {
         "customer": customer.pk,
         "items": [{"sku": "MUG", "name": "Mug", "quantity": 2, "unit_price": "9.99"}],
     }
+    detail = client.post("/api/v1/orders/", order, format="json").json()["id"]
+    requests: dict[str, Callable[[int], Any]] = {
+        "orders": lambda i: client.post("/api/v1/orders/", order, format="json"),
+        "send": lambda i: client.post(
+            "/api/v1/notifications/send/",
+            {"customer": customer.pk, "message": f"Hello {{{{ customer.name }}}} {i}", "channels": ["email"]},
+            format="json",
+        ),
+        "order-detail": lambda i: client.get(f"/api/v1/orders/{detail}/"),
+        "customer-detail": lambda i: client.get(f"/api/v1/customers/{customer.pk}/"),
+        "baseline": lambda i: client.post("/api/v1/bench/insert/", {}, format="json"),
+    }
+    request = requests[kind]
 
     def run() -> None:
-        for _ in range(n):
-            assert client.post("/api/v1/orders/", body, format="json").status_code == 201
+        for i in range(n):
+            assert request(i).status_code < 300
 
+    request(0)  # warm: caches, connections
+    reset_queries()  # as request_started does: the capture must start from an empty log
+    with CaptureQueriesContext(connection) as queries:
+        request(1)
+    started = time.perf_counter()
+    run()
+    each = (time.perf_counter() - started) / n * 1000
+    print(f"{kind}: {each:.2f} ms per request without the profiler, {len(queries)} queries")
     return run
 
 

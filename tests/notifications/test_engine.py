@@ -5,6 +5,7 @@ and a delivery waiting for a rate-limit slot holds no worker process (email flow
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +14,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.customers.models import Customer
-from apps.notifications.models import Delivery
+from apps.notifications import dispatch
+from apps.notifications.models import Delivery, Notification
 from apps.notifications.outbox.claim import deliveries_claim
 from apps.notifications.planning import MessageSource, notification_create
 from core.utils.redis import get_redis
@@ -205,3 +207,35 @@ def test_sends_to_one_chat_arrive_in_the_order_they_were_accepted(
 
     assert wait_for(lambda: len(fake_telegram.texts(4711)) == 5, timeout=60)
     assert fake_telegram.texts(4711) == [f"Message {n}" for n in range(5)]
+
+
+@pytest.mark.slow
+def test_a_drain_woken_before_anything_is_due_leaves_a_wake_for_what_waits(
+    integration: CeleryWorker, fake_smtp: FakeSMTP
+) -> None:
+    """Retries due in two seconds, and a drain woken now (as a timer of an earlier, shorter wait
+    would): it finds nothing to send, and still the retries go out when due, with no sweep running."""
+    customer = Customer.objects.create(name="Later", email="later@example.com", channels=["email"])
+    notification = Notification.objects.create(customer=customer, event="custom", channels=["email"])
+    due = timezone.now() + timedelta(seconds=2)
+    Delivery.objects.bulk_create(
+        Delivery(
+            notification=notification,
+            channel="email",
+            address=f"later{i}@example.com",
+            subject="Later",
+            body=f"Retry {i}",
+            body_plain=f"Retry {i}",
+            status="retrying",
+            attempts=1,
+            next_attempt_at=due,
+        )
+        for i in range(3)
+    )
+
+    dispatch.outbox_wake(["email"])
+
+    assert wait_for(lambda: len(fake_smtp.messages) == 3, timeout=30)
+    assert set(Delivery.objects.filter(notification=notification).values_list("status", flat=True)) == {
+        "sent"
+    }

@@ -6,14 +6,20 @@ chunks of NOTIFICATION_RECORD_EVERY (a channel may send a chunk over several con
 records each chunk's outcomes in bulk (outbox.record), then claims the next batch, until nothing is due
 or its time budget is spent. Nothing sleeps: a delivery that has to
 wait returns to the outbox and a timer wake (dispatch) brings a drain back when it is due.
+
+Every drain that ends with nothing claimable leaves a timer wake for the earliest waiting delivery of
+its channel, read from the outbox itself: a wait noted earlier in the drain may have become longer
+since (a circuit that opened re-released a retry), and the drain woken too early must not end the
+chain of wakes.
 """
 
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Min
 from django.utils import timezone
 
 from apps.customers.preferences import unsubscribe_url
@@ -68,8 +74,13 @@ def outbox_drain(*, channel: str, budget: float | None = None, batch_size: int |
         free = _capacity(sender, result, want=min(size, RATE_CHUNK))
         if free <= 0:
             break  # the provider's limit is (nearly) used up: a timer wake comes back for the rest
+        checked = timezone.now()
         batch = deliveries_claim(channel=channel, limit=min(size, free))
         if not batch:
+            # Whatever waits now was due later than `checked`: the timer wake below is for the
+            # earliest of those, not for a wait noted earlier in this drain (which another batch
+            # may have turned into a longer one, as a circuit that opened meanwhile does).
+            _note_due(result, _next_due_in(channel, after=checked))
             break
         result.batches += 1
         if len(batch) == size and settings.NOTIFICATION_DRAIN_FANOUT:
@@ -99,6 +110,20 @@ def _capacity(sender: Channel, result: DrainResult, *, want: int) -> int:
     return 0
 
 
+def _next_due_in(channel: str, *, after: datetime) -> float | None:
+    """Seconds until the earliest waiting delivery of `channel` due after `after` is due (at least one
+    timer tick), or None when none is due within a timer's reach (later ones are the sweep's)."""
+    due = Delivery.objects.filter(
+        channel=channel,
+        status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRYING],
+        next_attempt_at__gt=after,
+        next_attempt_at__lte=after + timedelta(seconds=dispatch.MAX_TIMER),
+    ).aggregate(due=Min("next_attempt_at"))["due"]
+    if due is None:
+        return None
+    return max((due - timezone.now()).total_seconds(), 1 / dispatch.TIMER_TICKS)
+
+
 def _due_exists(channel: str) -> bool:
     return Delivery.objects.filter(
         channel=channel,
@@ -126,8 +151,10 @@ def _drain_batch(
     _send_all(sender, channel, batch, result, deadline=deadline)
 
 
-def _note_due(result: DrainResult, wait: float) -> None:
+def _note_due(result: DrainResult, wait: float | None) -> None:
     """Something is due again in `wait` seconds: the drain's timer wake must come by then."""
+    if wait is None:
+        return
     if result.next_due_in is None or wait < result.next_due_in:
         result.next_due_in = wait
 
