@@ -1,11 +1,19 @@
 """The cache layer over Django's cache framework (Redis in production): reads that fail open to the
-database, deletes after commit, and hit/miss/error counters for /metrics/.
+database, invalidation after commit, versions for what every process memoises, and hit/miss/error
+counters for /metrics/.
 
 A cached value is never the only copy: callers read the database on a miss, and on an error (Redis
 down) as well, so an outage makes requests slower, never wrong. `CACHE_ENABLED=false` turns it off.
+
+Invalidation writes a short-lived tombstone instead of deleting (when the write happens and again
+when it commits), and readers store what they loaded only where no entry exists (`add`): a reader
+that loaded the old row just before a change committed cannot put it back over the tombstone, so a
+change (a revoked key, a new chat id) is seen at once by every process rather than after
+CACHE_TIMEOUT. While the tombstone lives, readers go to the database.
 """
 
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -22,11 +30,14 @@ CACHE_REQUESTS = Counter(
     "notifications_cache_requests_total", "Cache look-ups by cache and result", ["cache", "result"]
 )
 _MISSING = object()
+# What an invalidated key holds for TOMBSTONE_SECONDS (longer than any database read takes).
+TOMBSTONE = "\x00forgotten"
+TOMBSTONE_SECONDS = 10
 
 
 def cached(name: str, key: str, load: Callable[[], T | None], *, timeout: float) -> T | None:
-    """The value under `key`, else `load()` (stored when not None). Redis errors count as `error`
-    and fall back to `load()`."""
+    """The value under `key`, else `load()` (stored when not None and the key is free). Redis errors
+    count as `error` and fall back to `load()`."""
     if not settings.CACHE_ENABLED:
         return load()
     try:
@@ -35,30 +46,65 @@ def cached(name: str, key: str, load: Callable[[], T | None], *, timeout: float)
         CACHE_REQUESTS.labels(name, "error").inc()
         logger.debug("cache %s unavailable; reading the database", name, exc_info=True)
         return load()
-    if value is not _MISSING:
+    if value is not _MISSING and value != TOMBSTONE:
         CACHE_REQUESTS.labels(name, "hit").inc()
         return value
     CACHE_REQUESTS.labels(name, "miss").inc()
     value = load()
-    if value is not None:
+    if value is not None and value is not _MISSING:
         try:
-            cache.set(key, value, timeout)
+            cache.add(key, value, timeout)
         except Exception:
             CACHE_REQUESTS.labels(name, "error").inc()
     return value
 
 
 def forget_on_commit(*keys: str) -> None:
-    """Delete keys once the writing transaction commits (at once outside one): the next reader loads
-    the new state. A failed delete is logged; the entry then lives until its timeout."""
+    """Invalidate keys now and again once the writing transaction commits (at once outside one).
+
+    Now: until the commit, readers (this transaction's own included) go to the database and store
+    nothing, so no uncommitted row reaches the cache. After the commit: a reader that loaded the old
+    row meanwhile cannot store it. A failed write is logged; the entry then lives until its timeout.
+    """
 
     def forget() -> None:
         try:
-            cache.delete_many(list(keys))
+            cache.set_many(dict.fromkeys(keys, TOMBSTONE), TOMBSTONE_SECONDS)
         except Exception:
-            logger.warning("cache: could not delete %s (Redis down?); it expires by itself", keys)
+            logger.warning("cache: could not invalidate %s (Redis down?); it expires by itself", keys)
 
-    transaction.on_commit(forget)
+    if settings.CACHE_ENABLED:
+        forget()
+        transaction.on_commit(forget)
+
+
+def version_get(name: str, key: str) -> str | None:
+    """The current version under `key` (created when missing), or None when the cache is off or
+    unreachable: the caller must then read the database."""
+    if not settings.CACHE_ENABLED:
+        return None
+    try:
+        version = cache.get(key)
+        if version is None:
+            cache.add(key, uuid.uuid4().hex, None)
+            version = cache.get(key)
+    except Exception:
+        CACHE_REQUESTS.labels(name, "error").inc()
+        logger.debug("cache %s unavailable; reading the database", name, exc_info=True)
+        return None
+    return str(version) if version is not None else None
+
+
+def version_bump_on_commit(key: str) -> None:
+    """A new version once committed: every process's memo of the old one is stale from then on."""
+
+    def bump() -> None:
+        try:
+            cache.set(key, uuid.uuid4().hex, None)
+        except Exception:
+            logger.warning("cache: could not bump %s (Redis down?); memos are refreshed on errors", key)
+
+    transaction.on_commit(bump)
 
 
 def forget_all(**_: Any) -> None:

@@ -3,12 +3,12 @@ from typing import Any
 from django.apps import AppConfig
 
 
-def _forget_api_key(instance: Any = None, **_: Any) -> None:
+def _forget_api_key(instance: Any = None, created: bool = False, **_: Any) -> None:
     """A key saved (revoked, changed) or deleted: drop its cache entry once committed."""
     from apps.api_gateway.authentication import api_key_cache_key
     from core.cache import forget_on_commit
 
-    if instance is not None and instance.prefix:
+    if instance is not None and instance.prefix and not created:  # nothing cached yet
         forget_on_commit(api_key_cache_key(instance.prefix))
 
 

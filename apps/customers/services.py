@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from apps.customers.models import CHANNEL_CONTACT_FIELDS, Customer
+from apps.customers.selectors import customer_forget
 
 EDITABLE_FIELDS = ("name", "email", "phone", "telegram_chat_id", "language", "channels", "external_id")
 
@@ -40,7 +41,8 @@ def customer_mark_unreachable(*, customer_id: int, channel: str) -> None:
 def customer_change_contact(*, customer_id: int, channel: str, old: str, new: str) -> None:
     """The provider moved the contact (a Telegram group upgraded to a supergroup)."""
     field = CHANNEL_CONTACT_FIELDS[channel]
-    Customer.objects.filter(pk=customer_id, **{field: old}).update(**{field: new})
+    if Customer.objects.filter(pk=customer_id, **{field: old}).update(**{field: new}):
+        customer_forget(customer_id)  # update() sends no post_save
 
 
 @transaction.atomic

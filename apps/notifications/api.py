@@ -13,7 +13,8 @@ from apps.api_gateway.exceptions import ApiError, UnprocessableEntity
 from apps.api_gateway.pagination import paginated_response
 from apps.api_gateway.schema import error_response
 from apps.api_gateway.serializers import FilterSerializer, StrictCharField, validated
-from apps.customers.models import Category, Customer
+from apps.customers.models import Category
+from apps.customers.selectors import customer_find
 from apps.notifications import dispatch
 from apps.notifications.models import Delivery, Notification, NotificationStatus, Priority, Strategy
 from apps.notifications.outbox.sweep import deliveries_retry
@@ -120,8 +121,10 @@ class SendInputSerializer(MessageInputSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
-        if not Customer.objects.filter(pk=attrs["customer"]).exists():
+        customer = customer_find(attrs["customer"])
+        if customer is None:
             raise serializers.ValidationError({"customer": ["No customer with this id."]})
+        attrs["customer_row"] = customer
         return attrs
 
 
@@ -226,16 +229,19 @@ class NotificationSendApi(APIView):
         if key is not None and (len(key) > 255 or not key.isprintable() or not key.isascii()):
             raise serializers.ValidationError({"Idempotency-Key": ["Up to 255 printable ASCII characters."]})
         data = validated(SendInputSerializer, request.data)
+        customer = data.pop("customer_row")  # read by the validation, from the cache
         try:
             notification, created = notification_send(
                 api_key=request.auth,
                 idempotency_key=key,
-                customer=Customer.objects.get(pk=data["customer"]),
+                customer=customer,
                 data=data,
             )
         except IdempotencyConflict:
             raise IdempotencyKeyReused() from None
-        body = NotificationOutputSerializer(notification_get(notification.pk)).data
+        # A new notification carries its deliveries in memory; a replayed one is read back.
+        answer = notification if created else notification_get(notification.pk)
+        body = NotificationOutputSerializer(answer).data
         return Response(body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
 

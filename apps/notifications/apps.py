@@ -10,15 +10,13 @@ class NotificationsConfig(AppConfig):
 
         from apps.notifications import subscribers
         from apps.notifications.models import NotificationTemplate
-        from apps.notifications.planning import template_cache_clear
+        from apps.notifications.templates_cache import templates_changed
         from apps.orders.api import ORDER_DETAIL_SECTIONS
         from apps.orders.events import OrderCreated, OrderStatusChanged
         from core.patterns.observer import event_bus
 
-        post_save.connect(template_cache_clear, sender=NotificationTemplate, dispatch_uid="template-cache")
-        post_delete.connect(
-            template_cache_clear, sender=NotificationTemplate, dispatch_uid="template-cache-del"
-        )
+        post_save.connect(templates_changed, sender=NotificationTemplate, dispatch_uid="template-cache")
+        post_delete.connect(templates_changed, sender=NotificationTemplate, dispatch_uid="template-cache-del")
         event_bus.subscribe(OrderCreated, subscribers.on_order_created)
         event_bus.subscribe(OrderStatusChanged, subscribers.on_order_status_changed)
 

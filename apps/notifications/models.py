@@ -98,6 +98,9 @@ class Notification(models.Model):
     api_key = models.ForeignKey("api_gateway.ApiKey", null=True, blank=True, on_delete=models.SET_NULL)
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     request_fingerprint = models.CharField(max_length=64, blank=True)
+    request_id = models.CharField(
+        max_length=64, blank=True, default="", help_text="X-Request-ID of the request that caused it."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

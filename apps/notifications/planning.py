@@ -6,7 +6,6 @@ commits (dispatch)."""
 import hashlib
 import json
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,6 +32,9 @@ from apps.notifications.outbox.policy import quiet_until
 from apps.notifications.rendering import RenderedMessage, render_message
 from apps.notifications.status import notifications_refresh_status
 from apps.notifications.strategies import STRATEGIES, ChannelPlan, candidate_channels
+from apps.notifications.templates_cache import template_find
+from core.logging import request_id_var
+from core.utils.prefetch import with_prefetched
 
 logger = logging.getLogger(__name__)
 
@@ -70,25 +72,6 @@ class IdempotencyConflict(Exception):
 
 
 # --- rendering -------------------------------------------------------------------------------
-
-
-# Templates change rarely and are read for every delivery: each process keeps them for a short
-# while, so an edit in the admin reaches every process within TEMPLATE_CACHE_SECONDS.
-TEMPLATE_CACHE_SECONDS = 30.0
-_templates: dict[tuple[str, str], tuple[float, dict[str, NotificationTemplate]]] = {}
-
-
-def template_find(*, key: str, channel: str, language: str) -> NotificationTemplate | None:
-    cached = _templates.get((key, channel))
-    if cached is None or time.monotonic() - cached[0] > TEMPLATE_CACHE_SECONDS:
-        by_language = {t.language: t for t in NotificationTemplate.objects.filter(key=key, channel=channel)}
-        cached = (time.monotonic(), by_language)
-        _templates[(key, channel)] = cached
-    return cached[1].get(language) or cached[1].get("en")
-
-
-def template_cache_clear(**_: Any) -> None:
-    _templates.clear()
 
 
 def render_context(customer: Customer, context: dict[str, Any]) -> dict[str, Any]:
@@ -275,8 +258,10 @@ def notification_create(
         api_key=api_key,
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
+        request_id=_request_id(),
     )
     deliveries = deliveries_create(notification=notification, customer=customer)
+    with_prefetched(notification, deliveries=deliveries)  # the caller answers with them, no query
     # No worker can see these deliveries before commit: the status needs no lock here.
     status = STRATEGIES[strategy].status([d.status for d in deliveries])
     if status != notification.status:
@@ -284,6 +269,12 @@ def notification_create(
         notification.status = status
     transaction.on_commit(lambda: metrics.NOTIFICATIONS.labels(event).inc())
     return notification
+
+
+def _request_id() -> str:
+    """The X-Request-ID of the request (or task) at work, "" outside one."""
+    value = request_id_var.get()
+    return "" if value == "-" else value
 
 
 def request_fingerprint(data: dict[str, Any]) -> str:
@@ -339,21 +330,26 @@ def notification_for_order(
     """The notification of one order event; a second one with the same dedup key is ignored
     (the unique constraint decides, inside a savepoint, so a replayed event costs no extra query)."""
     dedup_key = f"order:{order_id}:{status}"
-    if event == Event.ORDER_STATUS_CHANGED:
-        _supersede_older_status_notifications(order_id=order_id)
+
+    def create() -> Notification:
+        return notification_create(
+            customer=customer,
+            event=event,
+            source=MessageSource(template_key=template_key),
+            category=Category.ORDER_UPDATES,
+            context=context,
+            strategy="all",
+            priority="high",
+            dedup_key=dedup_key,
+            order_id=order_id,
+        )
+
+    if event == Event.ORDER_CREATED:
+        return create()  # the order is new in this transaction: nothing can hold its key yet
+    _supersede_older_status_notifications(order_id=order_id)
     try:
         with transaction.atomic():
-            return notification_create(
-                customer=customer,
-                event=event,
-                source=MessageSource(template_key=template_key),
-                category=Category.ORDER_UPDATES,
-                context=context,
-                strategy="all",
-                priority="high",
-                dedup_key=dedup_key,
-                order_id=order_id,
-            )
+            return create()
     except IntegrityError:
         logger.info("Notification %s exists already; not creating another", dedup_key)
         return None

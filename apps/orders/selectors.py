@@ -5,6 +5,7 @@ from django.http import Http404
 
 from apps.orders.models import Order, OrderItem, OrderStatusChange
 from core.utils.ids import parse_id
+from core.utils.prefetch import with_prefetched
 
 
 def order_queryset() -> QuerySet[Order]:
@@ -20,15 +21,8 @@ def order_get(order_id: object) -> Order:
 
 
 def order_with_relations(order: Order, *, items: list[OrderItem], history: list[OrderStatusChange]) -> Order:
-    """Mark an order's items and history as loaded, as `prefetch_related` does, when the rows are in
-    memory already (an order just written): serializing it then costs no query."""
-    cache = order.__dict__.setdefault("_prefetched_objects_cache", {})
-    for name, rows in (("items", items), ("status_history", history)):
-        queryset = getattr(order, name).all()
-        queryset._result_cache = rows
-        queryset._prefetch_done = True
-        cache[name] = queryset
-    return order
+    """An order just written, with its items and history in memory: serializing it costs no query."""
+    return with_prefetched(order, items=items, status_history=history)  # type: ignore[return-value]
 
 
 def order_list(

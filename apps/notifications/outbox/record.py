@@ -217,6 +217,8 @@ def _observe(deliveries: list[Delivery], verdicts: list[Verdict]) -> None:
             verdict.outcome,
             delivery.attempts,
             extra={
+                # A drain serves many requests: each line names the one that caused its message.
+                "request_id": delivery.notification.request_id or "-",
                 "delivery_id": delivery.pk,
                 "notification_id": delivery.notification_id,
                 "channel": channel,
