@@ -1,5 +1,6 @@
-"""`make bench` part c: the API through nginx and gunicorn (2 workers) with wrk: POST /orders/,
-POST /notifications/send/, and a minimal DRF endpoint inserting one row on the same stack."""
+"""`make bench` part c: the API through nginx and gunicorn (2 workers) with wrk, each endpoint beside a
+minimal DRF endpoint on the same stack (API key, envelope) that inserts or reads one row. Run twice,
+with CACHE_ENABLED=true and false, and the queries each request costs counted in-process for both."""
 
 import json
 import os
@@ -8,6 +9,8 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +23,27 @@ ROOT = Path(__file__).resolve().parent.parent
 LOGS = ROOT / "bench" / "results" / "logs"
 WRK_SECONDS = int(os.environ.get("BENCH_WRK_SECONDS", "8"))
 
-
+# Each wrk thread numbers its requests, so every send carries a new text (no dedup skip).
 LUA = """
-wrk.method = "POST"
-wrk.body = [[{body}]]
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Api-Key {key}"
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+local n = 0
+function request()
+  n = n + 1
+  local body = [[{body}]]
+  body = body:gsub("#N#", (tid or 0) .. "-" .. n)
+  return wrk.format("{method}", nil, {{["Content-Type"] = "application/json",
+    ["Authorization"] = "Api-Key {key}"}}, "{method}" == "GET" and nil or body)
+end
 """
 
 
-def wrk(url: str, key: str, body: str, name: str) -> dict[str, Any]:
+def wrk(url: str, key: str, name: str, *, body: str = "", method: str = "POST") -> dict[str, Any]:
     script = LOGS / f"{name}.lua"
-    script.write_text(LUA.format(body=body, key=key))
+    script.write_text(LUA.format(body=body, key=key, method=method))
     out = subprocess.run(
         ["wrk", "-t2", "-c16", f"-d{WRK_SECONDS}s", "--latency", "-s", str(script), url],
         capture_output=True,
@@ -59,11 +71,124 @@ def wrk(url: str, key: str, body: str, name: str) -> dict[str, Any]:
 
 
 def bench_api(env: dict[str, str]) -> dict[str, Any]:
+    from apps.api_gateway.models import WorkerHeartbeat
     from apps.api_gateway.services import api_key_create
     from apps.customers.models import Customer
 
     _, key = api_key_create(name="bench")
-    customer = Customer.objects.create(name="Load", email="load@bench.example", channels=["email"])
+    customer = Customer.objects.create(
+        name="Load", email="load@bench.example", telegram_chat_id="9001", channels=["email", "telegram"]
+    )
+    row = WorkerHeartbeat.objects.create(hostname="bench-row", seen_at=customer.created_at)
+    order = json.dumps(
+        {
+            "customer": customer.pk,
+            "items": [{"sku": "MUG", "name": "Mug", "quantity": 2, "unit_price": "12.49"}],
+        }
+    )
+    send = json.dumps(
+        {"customer": customer.pk, "message": "Hello {{ customer.name }} #N#", "channels": ["email"]}
+    )
+    results: dict[str, Any] = {}
+    order_id = 0
+    for cache in ("true", "false"):
+        with _stack({**env, "CACHE_ENABLED": cache}) as base:
+            if not order_id:
+                order_id = _post(base, key, "/api/v1/orders/", order)["id"]
+            label = f"cache_{'on' if cache == 'true' else 'off'}"
+            results[label] = {
+                "baseline_insert": wrk(f"{base}/api/v1/bench/insert/", key, f"{label}-baseline", body="{}"),
+                "baseline_get": wrk(f"{base}/api/v1/bench/rows/{row.pk}/", key, f"{label}-row", method="GET"),
+                "create_order": wrk(f"{base}/api/v1/orders/", key, f"{label}-orders", body=order),
+                "send_notification": wrk(f"{base}/api/v1/notifications/send/", key, f"{label}-send", body=send),
+                "get_customer": wrk(f"{base}/api/v1/customers/{customer.pk}/", key, f"{label}-customer", method="GET"),
+                "get_order": wrk(f"{base}/api/v1/orders/{order_id}/", key, f"{label}-order", method="GET"),
+            }  # fmt: skip
+            _ratios(results[label])
+            results[label]["queries"] = queries_per_request(
+                cache == "true", key, customer.pk, order_id, row.pk, order, send
+            )
+    return results
+
+
+def api_rows(api: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
+    """Table rows for run.py: each endpoint with the cache on, its baseline, and the cache off."""
+    rows: list[tuple[str, str, str, Any]] = []
+    on, off = api["cache_on"], api["cache_off"]
+    for name in ("create_order", "send_notification", "get_customer", "get_order"):
+        x, y = on[name], off[name]
+        base = "baseline_insert" if name.startswith(("create", "send")) else "baseline_get"
+        rows.append((
+            f"API {name}", f"{x['req_per_s']}/s p50 {x['p50_ms']} p99 {x['p99_ms']} ms err {x['errors']}",
+            f"{base} {on[base]['req_per_s']}/s", x["ratio_to_baseline"],
+        ))  # fmt: skip
+        rows.append((
+            "  cache off", f"{y['req_per_s']}/s p99 {y['p99_ms']} ms; queries {off['queries'][name]}"
+            f" (on: {on['queries'][name]})", f"{base} {off[base]['req_per_s']}/s", y["ratio_to_baseline"],
+        ))  # fmt: skip
+    return rows
+
+
+def _ratios(results: dict[str, Any]) -> None:
+    insert, get = results["baseline_insert"]["req_per_s"], results["baseline_get"]["req_per_s"]
+    for name, baseline in (("create_order", insert), ("send_notification", insert)):
+        results[name]["ratio_to_baseline"] = round(results[name]["req_per_s"] / baseline, 2)
+    for name in ("get_customer", "get_order"):
+        results[name]["ratio_to_baseline"] = round(results[name]["req_per_s"] / get, 2)
+
+
+def queries_per_request(
+    cache: bool, key: str, customer_id: int, order_id: int, row_id: int, order: str, send: str
+) -> dict[str, int]:
+    """Queries of one request to each endpoint (after one warming request), counted in this process."""
+    from django.db import connection
+    from django.test import override_settings
+    from rest_framework.test import APIClient
+
+    client = APIClient(SERVER_NAME="localhost")
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    calls = {
+        "baseline_insert": lambda: client.post("/api/v1/bench/insert/", {}, format="json"),
+        "baseline_get": lambda: client.get(f"/api/v1/bench/rows/{row_id}/"),
+        "create_order": lambda: client.post("/api/v1/orders/", json.loads(order), format="json"),
+        "send_notification": lambda: client.post(
+            "/api/v1/notifications/send/",
+            json.loads(send.replace("#N#", str(time.monotonic_ns()))),
+            format="json",
+        ),
+        "get_customer": lambda: client.get(f"/api/v1/customers/{customer_id}/"),
+        "get_order": lambda: client.get(f"/api/v1/orders/{order_id}/"),
+    }
+    counts: dict[str, int] = {}
+    with override_settings(CACHE_ENABLED=cache):
+        for name, call in calls.items():
+            call()
+            seen: list[str] = []
+
+            def count(execute: Any, sql: str, *args: Any, seen: list[str] = seen) -> Any:
+                seen.append(sql)
+                return execute(sql, *args)
+
+            with connection.execute_wrapper(count):
+                assert call().status_code < 300
+            counts[name] = len(seen)
+    return counts
+
+
+def _post(base: str, key: str, path: str, body: str) -> dict[str, Any]:
+    response = httpx.post(
+        f"{base}{path}",
+        content=body,
+        headers={"Authorization": f"Api-Key {key}", "Content-Type": "application/json"},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return dict(response.json())
+
+
+@contextmanager
+def _stack(env: dict[str, str]) -> Iterator[str]:
+    """gunicorn (2 workers) behind nginx, on free ports; yields the base URL."""
     web_port, nginx_port = free_port(), free_port()
     web = Process(
         [str(ROOT / "bin" / "start"), "web"],
@@ -84,45 +209,20 @@ def bench_api(env: dict[str, str]) -> dict[str, Any]:
     (LOGS / "nginx.conf").write_text(conf)
     nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
     nginx = Process(
-        [
-            nginx_bin,
-            "-p",
-            str(LOGS),
-            "-c",
-            str(LOGS / "nginx.conf"),
-            "-g",
-            f"daemon off; pid {LOGS}/nginx.pid;",
-        ],
+        [nginx_bin, "-p", str(LOGS), "-c", str(LOGS / "nginx.conf"), "-g", f"daemon off; pid {LOGS}/nginx.pid;"],
         env=env,
         log_path=LOGS / "nginx.log",
-    ).start()
+    ).start()  # fmt: skip
     base = f"http://127.0.0.1:{nginx_port}"
-    for _ in range(300):  # until gunicorn itself answers through nginx (nginx alone answers 503)
-        try:
-            if httpx.get(f"{base}/health/db/", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    order = json.dumps(
-        {
-            "customer": customer.pk,
-            "items": [{"sku": "MUG", "name": "Mug", "quantity": 2, "unit_price": "12.49"}],
-        }
-    )
-    send = json.dumps(
-        {"customer": customer.pk, "message": "Hello {{ customer.name }}", "channels": ["email"]}
-    )
     try:
-        results = {
-            "baseline_insert": wrk(f"{base}/api/v1/bench/insert/", key, "{}", "baseline"),
-            "create_order": wrk(f"{base}/api/v1/orders/", key, order, "orders"),
-            "send_notification": wrk(f"{base}/api/v1/notifications/send/", key, send, "send"),
-        }
+        for _ in range(300):  # until gunicorn itself answers through nginx (nginx alone answers 503)
+            try:
+                if httpx.get(f"{base}/health/db/", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        yield base
     finally:
         nginx.stop(signal.SIGQUIT)
         web.stop()
-    baseline = results["baseline_insert"]["req_per_s"]
-    for name in ("create_order", "send_notification"):
-        results[name]["ratio_to_baseline"] = round(results[name]["req_per_s"] / baseline, 2)
-    return results

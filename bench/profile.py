@@ -37,6 +37,11 @@ def main() -> None:
     from django.test.utils import setup_test_environment
 
     setup_test_environment()
+    from django.db import connection
+
+    # Persistent connections with health checks, as production runs (the test settings open one
+    # connection per request).
+    connection.settings_dict.update(CONN_MAX_AGE=60, CONN_HEALTH_CHECKS=True)
     _create_database()
     call_command("migrate", verbosity=0)
     work = _deliveries(n) if kind == "deliveries" else _api(kind, n)

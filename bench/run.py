@@ -8,7 +8,8 @@ a. email: a backlog of N order emails drained by one worker (as `bin/start worke
 b. telegram: a backlog of 600 messages to 600 chats against the fake enforcing 30/s: drain time vs
    the ideal 20 s, and 429 answers;
 c. API through nginx and gunicorn (2 workers) with wrk (bench/api.py): POST /orders/,
-   POST /notifications/send/, and a minimal DRF endpoint inserting one row on the same stack;
+   POST /notifications/send/, GET /customers/{id}/ and /orders/{id}/, beside minimal DRF endpoints
+   inserting and reading one row on the same stack; with the cache on and off, and queries per request;
 d. broadcast to every customer: time to write and enqueue, memory, delivery rate.
 BENCH_PARTS=ab runs only parts a and b.
 """
@@ -31,7 +32,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.api import bench_api  # noqa: E402
+from bench.api import api_rows, bench_api  # noqa: E402
 from tests.fakes.processes import Process  # noqa: E402
 from tests.fakes.smtp import free_port  # noqa: E402
 from tests.fakes.telegram import TOKEN  # noqa: E402
@@ -391,15 +392,7 @@ def _print_rest(r: dict[str, Any], rows: list[tuple[str, str, str, Any]]) -> Non
         rows.append(("telegram 600 chats", f"{t['drain_seconds']} s ({t['per_s']}/s, {t['http_429']} x 429)",
                      f"ideal {t['ideal_seconds']} s", t["ratio_to_ideal"]))  # fmt: skip
     if a := r.get("api"):
-        for name in ("create_order", "send_notification"):
-            x = a[name]
-            rows.append((f"API {name}", f"{x['req_per_s']}/s p50 {x['p50_ms']} ms p99 {x['p99_ms']} ms "
-                         f"err {x['errors']}", f"baseline {a['baseline_insert']['req_per_s']}/s",
-                         x["ratio_to_baseline"]))  # fmt: skip
-        b = a["baseline_insert"]
-        rows.append(
-            ("API baseline insert", f"{b['req_per_s']}/s p50 {b['p50_ms']} ms p99 {b['p99_ms']} ms", "", "")
-        )
+        rows += api_rows(a)
     if d := r.get("broadcast"):
         rss = d["peak_rss_mb"]
         memory = (f"command {rss['command']}, worker {rss['worker']['largest_process']}"

@@ -12,9 +12,10 @@ change (a revoked key, a new chat id) is seen at once by every process rather th
 CACHE_TIMEOUT. While the tombstone lives, readers go to the database.
 """
 
+import contextvars
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -35,11 +36,36 @@ TOMBSTONE = "\x00forgotten"
 TOMBSTONE_SECONDS = 10
 
 
+# What this request (or task) has read from Redis already: a second read of the same key in one
+# request (the order view and its event handler both need the customer) costs no round trip. None
+# outside a scope (shell, commands); a context variable, so threads never share one.
+_scope: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("cache_scope", default=None)
+
+
+def scope_begin(**_: Any) -> None:
+    """Start a request's (or task's) memo of cache reads (connected to request_started, task_prerun)."""
+    _scope.set({})
+
+
+def scope_end(**_: Any) -> None:
+    _scope.set(None)
+
+
+def _remember(key: str, value: Any) -> None:
+    memo = _scope.get()
+    if memo is not None:
+        memo[key] = value
+
+
 def cached(name: str, key: str, load: Callable[[], T | None], *, timeout: float) -> T | None:
     """The value under `key`, else `load()` (stored when not None and the key is free). Redis errors
     count as `error` and fall back to `load()`."""
     if not settings.CACHE_ENABLED:
         return load()
+    memo = _scope.get()
+    if memo is not None and key in memo:
+        CACHE_REQUESTS.labels(name, "hit").inc()
+        return memo[key]
     try:
         value = cache.get(key, _MISSING)
     except Exception:
@@ -48,6 +74,7 @@ def cached(name: str, key: str, load: Callable[[], T | None], *, timeout: float)
         return load()
     if value is not _MISSING and value != TOMBSTONE:
         CACHE_REQUESTS.labels(name, "hit").inc()
+        _remember(key, value)
         return value
     CACHE_REQUESTS.labels(name, "miss").inc()
     value = load()
@@ -74,8 +101,16 @@ def forget_on_commit(*keys: str) -> None:
             logger.warning("cache: could not invalidate %s (Redis down?); it expires by itself", keys)
 
     if settings.CACHE_ENABLED:
+        _forget_in_scope(keys)
         forget()
         transaction.on_commit(forget)
+
+
+def _forget_in_scope(keys: Iterable[str]) -> None:
+    memo = _scope.get()
+    if memo is not None:
+        for key in keys:
+            memo.pop(key, None)
 
 
 def version_get(name: str, key: str) -> str | None:
@@ -83,6 +118,9 @@ def version_get(name: str, key: str) -> str | None:
     unreachable: the caller must then read the database."""
     if not settings.CACHE_ENABLED:
         return None
+    memo = _scope.get()
+    if memo is not None and key in memo:
+        return str(memo[key])
     try:
         version = cache.get(key)
         if version is None:
@@ -92,11 +130,16 @@ def version_get(name: str, key: str) -> str | None:
         CACHE_REQUESTS.labels(name, "error").inc()
         logger.debug("cache %s unavailable; reading the database", name, exc_info=True)
         return None
-    return str(version) if version is not None else None
+    if version is None:
+        return None
+    _remember(key, version)
+    return str(version)
 
 
 def version_bump_on_commit(key: str) -> None:
     """A new version once committed: every process's memo of the old one is stale from then on."""
+
+    _forget_in_scope([key])
 
     def bump() -> None:
         try:

@@ -9,6 +9,8 @@ from typing import Any
 
 from celery.signals import before_task_publish, task_postrun, task_prerun, worker_ready, worker_shutdown
 
+from core.cache import scope_begin as cache_scope_begin
+from core.cache import scope_end as cache_scope_end
 from core.logging import request_id_var
 
 logger = logging.getLogger(__name__)
@@ -28,11 +30,13 @@ def _attach_request_id(headers: dict[str, Any] | None = None, **_: Any) -> None:
 def _restore_request_id(task: Any = None, **_: Any) -> None:
     request_id = getattr(task.request, "request_id", None) if task is not None else None
     request_id_var.set(request_id or "-")
+    cache_scope_begin()
 
 
 @task_postrun.connect
 def _clear_request_id(**_: Any) -> None:
     request_id_var.set("-")
+    cache_scope_end()
 
 
 _stop = threading.Event()

@@ -21,10 +21,10 @@ def test_creating_an_order_with_its_notification(
     items = [{"sku": f"S{i}", "name": "x", "quantity": 1, "unit_price": "1.00"} for i in range(20)]
     api.post("/api/v1/orders/", {"customer": customer["id"], "items": items}, format="json")  # warm cache
 
-    # The order, its number, its items, the notification and its deliveries (one INSERT each); the
-    # key, the customer and the templates come from the cache; the test's transaction adds a savepoint
-    # and its release around the order.
-    with django_assert_max_num_queries(7):
+    # The order (its number is computed by the database), its items, the notification and its
+    # deliveries: one INSERT each; the key, the customer and the templates come from the cache; the
+    # test's transaction adds a savepoint and its release around the order.
+    with django_assert_max_num_queries(6):
         response = api.post("/api/v1/orders/", {"customer": customer["id"], "items": items}, format="json")
 
     assert response.status_code == 201

@@ -18,7 +18,14 @@ class ApiGatewayConfig(AppConfig):
     verbose_name = "API gateway"
 
     def ready(self) -> None:
+        from django.core.signals import request_finished, request_started
         from django.db.models.signals import post_delete, post_save
+
+        from core.cache import scope_begin, scope_end
+
+        # Each request reads a cache key from Redis at most once (core.cache).
+        request_started.connect(scope_begin, dispatch_uid="cache-scope-begin")
+        request_finished.connect(scope_end, dispatch_uid="cache-scope-end")
 
         from apps.api_gateway import schema  # noqa: F401 - registers the OpenAPI auth extension
         from apps.api_gateway.models import ApiKey

@@ -1,11 +1,13 @@
-"""A minimal DRF endpoint for `make bench`: the same stack (API key, throttle, envelope) inserting one
-row, as the baseline the real endpoints are compared with. Routed only when BENCH_ENDPOINTS is on."""
+"""Minimal DRF endpoints for `make bench`: the same stack (API key, throttle, envelope) inserting one
+row and reading one row, as the baselines the real endpoints are compared with. Routed only when
+BENCH_ENDPOINTS is on."""
 
 import uuid
 
+from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,8 +15,23 @@ from rest_framework.views import APIView
 from apps.api_gateway.models import WorkerHeartbeat
 
 
+class RowSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WorkerHeartbeat
+        fields = ("id", "hostname", "seen_at")
+
+
 @extend_schema(exclude=True)
 class BenchInsertApi(APIView):
     def post(self, request: Request) -> Response:
         row = WorkerHeartbeat.objects.create(hostname=uuid.uuid4().hex, seen_at=timezone.now())
         return Response({"id": row.pk}, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(exclude=True)
+class BenchRowApi(APIView):
+    def get(self, request: Request, row_id: int) -> Response:
+        row = WorkerHeartbeat.objects.filter(pk=row_id).first()
+        if row is None:
+            raise Http404("No such row.")
+        return Response(RowSerializer(row).data)

@@ -1,8 +1,9 @@
 """Per-API-key request rate, a fixed-window counter in the cache (Redis in production).
 
 DRF's SimpleRateThrottle keeps a list of every request time per key and rewrites it on each
-request; a counter costs one INCR. When the cache is unreachable throttling fails open: the API
-keeps serving and logs a warning, because refusing all traffic would be worse than not limiting it.
+request; a counter costs one INCR (with its EXPIRE, one round trip). When Redis is unreachable
+throttling fails open: the API keeps serving and logs a warning, because refusing all traffic would
+be worse than not limiting it.
 """
 
 import logging
@@ -13,6 +14,8 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
+
+from core.utils.redis import get_redis
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +28,19 @@ def parse_rate(rate: str | None) -> tuple[int, int] | None:
         return None
     count, _, period = rate.partition("/")
     return int(count), _PERIODS[period.strip()[0].lower()]
+
+
+def _count(key: str, *, timeout: int) -> int:
+    """Add one to the window's counter: one round trip on Redis (INCR and EXPIRE in a pipeline),
+    the cache API's add and incr elsewhere (the embedded mode's local memory)."""
+    client = get_redis()
+    if client is None:
+        cache.add(key, 0, timeout=timeout)
+        return int(cache.incr(key))
+    pipe = client.pipeline(transaction=False)
+    pipe.incr(key)
+    pipe.expire(key, timeout, nx=True)
+    return int(pipe.execute()[0])
 
 
 class ApiKeyRateThrottle(BaseThrottle):
@@ -40,8 +56,7 @@ class ApiKeyRateThrottle(BaseThrottle):
         window = int(now // period)
         key = f"throttle:apikey:{request.auth.pk}:{window}"
         try:
-            cache.add(key, 0, timeout=period + 1)
-            count = cache.incr(key)
+            count = _count(key, timeout=period + 1)
         except Exception:  # the cache backend's own errors (redis, connection) vary by backend
             logger.warning("API throttling skipped: cache unavailable", exc_info=True)
             return True

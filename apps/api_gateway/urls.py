@@ -3,10 +3,14 @@
 from django.conf import settings
 from django.urls import include, path, re_path
 
-from apps.api_gateway.bench_views import BenchInsertApi
+from apps.api_gateway.bench_views import BenchInsertApi, BenchRowApi
 from apps.api_gateway.views import api_not_found
 
-bench = [path("bench/insert/", BenchInsertApi.as_view())] if settings.BENCH_ENDPOINTS else []
+bench = (
+    [path("bench/insert/", BenchInsertApi.as_view()), path("bench/rows/<int:row_id>/", BenchRowApi.as_view())]
+    if settings.BENCH_ENDPOINTS
+    else []
+)
 
 urlpatterns = [
     *bench,

@@ -1,5 +1,7 @@
 """Orders, their items and their status history."""
 
+from typing import Any
+
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
@@ -9,8 +11,30 @@ from apps.orders.state_machine import OrderStatus
 currency_validator = RegexValidator(r"^[A-Z]{3}$", "Enter a three-letter ISO 4217 code such as EUR.")
 
 
+class OrderNumber(models.Func):
+    """ORD- and the id, zero-padded to six digits: computed by the database as the row is inserted
+    (a stored generated column), so creating an order needs no second statement to set it."""
+
+    # PostgreSQL (an immutable expression, as generated columns require); SQLite below.
+    template = (
+        "'ORD-' || CASE WHEN %(expressions)s < 1000000 "
+        "THEN lpad(%(expressions)s::text, 6, '0') ELSE %(expressions)s::text END"
+    )
+    output_field = models.CharField(max_length=32)
+
+    def __init__(self) -> None:
+        super().__init__(models.F("id"))
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        # %%%% survives two rounds of %-formatting (the expression, then the DDL's parameters).
+        sqlite = "'ORD-' || printf('%%%%06d', %(expressions)s)"
+        return super().as_sql(compiler, connection, template=sqlite, **extra_context)
+
+
 class Order(models.Model):
-    number = models.CharField(max_length=32, unique=True, editable=False)
+    number = models.GeneratedField(
+        expression=OrderNumber(), output_field=models.CharField(max_length=32), db_persist=True, unique=True
+    )
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
     status = models.CharField(max_length=16, choices=OrderStatus.choices, default=OrderStatus.PENDING)
     currency = models.CharField(max_length=3, default="EUR", validators=[currency_validator])

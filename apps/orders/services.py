@@ -1,6 +1,5 @@
 """Order writes: creation with server-side totals, and status changes through the state machine."""
 
-import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -24,10 +23,6 @@ class ItemInput:
     name: str
     quantity: int
     unit_price: Decimal
-
-
-def order_number(order_id: int) -> str:
-    return f"ORD-{order_id:06d}"
 
 
 def _money(value: Decimal) -> str:
@@ -65,8 +60,6 @@ def order_create(
         currency=currency,
         total=order_total(items),
         external_id=external_id or None,
-        # The number derives from the id, which the INSERT assigns; a unique placeholder until then.
-        number=f"NEW-{uuid.uuid4().hex[:24]}",
     )
     # The customer is a row the caller has read: no query to check the foreign key again.
     order.full_clean(exclude=["number", "customer"])
@@ -78,8 +71,6 @@ def order_create(
                 order.save()
         except IntegrityError as exc:
             raise ValidationError({"external_id": ["An order with this external_id exists."]}) from exc
-    order.number = order_number(order.pk)
-    Order.objects.filter(pk=order.pk).update(number=order.number)
     rows = OrderItem.objects.bulk_create(
         OrderItem(order=order, sku=i.sku, name=i.name, quantity=i.quantity, unit_price=i.unit_price)
         for i in items

@@ -5,6 +5,8 @@ from pathlib import Path
 import environ
 from kombu import Exchange, Queue
 
+from core.kombu_redis import transport_for
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -182,6 +184,9 @@ def broker_transport_options(url: str) -> dict[str, object]:
 
 
 CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL)
+# kombu's Redis transport with one fix: a task acknowledged after the broker connection dropped is a
+# connection error (logged, redelivered), not a worker exit (core/kombu_redis.py).
+CELERY_BROKER_TRANSPORT = transport_for(CELERY_BROKER_URL)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "worker-heartbeat": {"task": "apps.api_gateway.tasks.worker_heartbeat", "schedule": 15.0},
     "outbox-sweep": {

@@ -5,6 +5,7 @@ With REQUIRE_SERVICES=1 (CI) tests/conftest.py turns a missing PostgreSQL or Red
 
 import os
 
+from core.kombu_redis import transport_for
 from core.utils.net import port_open
 
 from .base import *  # noqa: F403
@@ -45,6 +46,7 @@ CELERY_BROKER_URL = env(
     "CELERY_BROKER_URL", default=REDIS_URL.rsplit("/", 1)[0] + "/14" if REDIS_URL else "memory://"
 )
 CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL)
+CELERY_BROKER_TRANSPORT = transport_for(CELERY_BROKER_URL)
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")
 API_THROTTLE_RATE = "100000/min"
 LOGGING["loggers"]["mail.log"] = {"level": "WARNING"}  # type: ignore[index]  # aiosmtpd chatter

@@ -32,6 +32,19 @@ def test_create_order_returns_201_pending_with_number(api: APIClient, make_custo
     assert order["items"] == [{"sku": "MUG", "name": "Mug", "quantity": 2, "unit_price": "12.49"}]
     assert order["status_history"] == []
     assert order["external_id"] == "shop-order-1"
+    assert api.get(f"{URL}{order['id']}/").json()["number"] == order["number"]  # as stored
+
+
+def test_order_numbers_past_six_digits_keep_every_digit(make_customer: Any) -> None:
+    from apps.customers.models import Customer
+    from apps.orders.models import Order
+
+    customer = Customer.objects.get(pk=make_customer()["id"])
+
+    order = Order.objects.create(id=12_345_678, customer=customer)
+
+    assert order.number == "ORD-12345678"
+    assert Order.objects.get(number="ORD-12345678") == order
 
 
 @pytest.mark.parametrize(
