@@ -55,6 +55,34 @@ def test_template_preview_escapes_the_sample_name(staff: Client) -> None:
     assert "Ada &amp;lt;Lovelace&amp;gt;" in page or "Ada &lt;Lovelace&gt;" in page
 
 
+def test_template_edits_in_the_admin_are_checked_and_versioned(staff: Client) -> None:
+    template = NotificationTemplate.objects.get(key="order_shipped", channel="email", language="en")
+    url = f"/admin/notifications/notificationtemplate/{template.pk}/change/"
+    form = {
+        "key": template.key,
+        "channel": template.channel,
+        "language": template.language,
+        "subject": template.subject,
+        "body_text": template.body_text,
+        "body_html": "",
+        "versions-TOTAL_FORMS": "0",
+        "versions-INITIAL_FORMS": "0",
+    }
+
+    refused = staff.post(url, {**form, "body_text": "Hi\n{% debug %}"})
+    assert refused.status_code == 200  # the form again, with the error
+    assert "Line 2: Invalid block tag on line 2: &#x27;debug&#x27;" in refused.content.decode()
+    template.refresh_from_db()
+    assert "{% debug %}" not in template.body_text
+
+    saved = staff.post(url, {**form, "body_text": "Shipped: {{ order.number }}"})
+    assert saved.status_code == 302
+    assert list(template.versions.values_list("version", "body_text")) == [
+        (2, "Shipped: {{ order.number }}"),
+        (1, form["body_text"]),
+    ]
+
+
 def test_retry_action_requeues_failed_deliveries(staff: Client, make_order: Any) -> None:
     make_order()
     delivery = Delivery.objects.get(channel="email")

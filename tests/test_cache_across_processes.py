@@ -1,5 +1,6 @@
 """The cache seen from two processes: a gunicorn worker renders and reads while this test process
-changes a template and a customer, as the admin would. The gunicorn worker keeps templates in memory
+changes a template and a customer, as the admin would, and the other way round (a template changed
+through the API of the gunicorn worker, rendered here). The gunicorn worker keeps templates in memory
 under a version kept in Redis, and customers in Redis; both must answer with the change at once."""
 
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import pytest
 from apps.api_gateway.services import api_key_create
 from apps.customers.models import Customer
 from apps.notifications.models import Delivery, NotificationTemplate
+from apps.notifications.templates_cache import template_find
 from tests.fakes.processes import gunicorn
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.telegram import FakeTelegram
@@ -67,3 +69,17 @@ def test_a_customer_change_reaches_another_process_at_once(web: httpx.Client) ->
 
     assert web.get(f"/api/v1/customers/{ada.pk}/").json()["email"] == "ada@new.example"
     assert email_of_order(web, ada).address == "ada@new.example"
+
+
+def test_a_template_changed_through_the_api_of_another_process_is_rendered_here_next(
+    web: httpx.Client,
+) -> None:
+    template = NotificationTemplate.objects.get(key="order_shipped", channel="telegram", language="en")
+    assert template_find(key="order_shipped", channel="telegram", language="en") == template  # kept here
+
+    changed = web.patch(f"/api/v1/templates/{template.pk}/", json={"body": "Shipped: {{ order.number }}"})
+    assert changed.status_code == 200, changed.text
+
+    found = template_find(key="order_shipped", channel="telegram", language="en")
+    assert found is not None
+    assert found.body_text == "Shipped: {{ order.number }}"

@@ -17,5 +17,6 @@ urlpatterns = [
     path("customers/", include("apps.customers.urls")),
     path("orders/", include("apps.orders.urls")),
     path("notifications/", include("apps.notifications.urls")),
+    path("templates/", include("apps.notifications.template_urls")),
     re_path(r"^.*$", api_not_found),
 ]

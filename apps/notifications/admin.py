@@ -1,13 +1,21 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from apps.notifications.models import Delivery, DeliveryAttempt, Notification, NotificationTemplate
+from apps.notifications.models import (
+    Delivery,
+    DeliveryAttempt,
+    Notification,
+    NotificationTemplate,
+    TemplateVersion,
+)
 from apps.notifications.outbox.sweep import deliveries_retry
 from apps.notifications.rendering import TemplateError, render_message
+from apps.notifications.templating import template_errors
 
 PREVIEW_CONTEXT: dict[str, Any] = {
     "customer": {"name": "Ada <Lovelace>", "email": "ada@example.com", "language": "en"},
@@ -24,8 +32,40 @@ PREVIEW_CONTEXT: dict[str, Any] = {
 }
 
 
+class NotificationTemplateForm(forms.ModelForm):
+    """The API's rule in the admin: a template that does not compile in the sandbox is not saved."""
+
+    class Meta:
+        model = NotificationTemplate
+        fields = ("key", "channel", "language", "subject", "body_text", "body_html")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        errors = template_errors(
+            subject=data.get("subject", ""),
+            body_text=data.get("body_text", ""),
+            body_html=data.get("body_html", ""),
+        )
+        for field, messages_ in errors.items():
+            self.add_error(field, messages_)
+        return data
+
+
+class TemplateVersionInline(admin.TabularInline):
+    model = TemplateVersion
+    extra = 0
+    can_delete = False
+    fields = ("version", "subject", "body_text", "created_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(NotificationTemplate)
 class NotificationTemplateAdmin(admin.ModelAdmin):
+    form = NotificationTemplateForm
+    inlines = (TemplateVersionInline,)
     list_display = ("key", "channel", "language", "subject", "updated_at")
     list_filter = ("channel", "language", "key")
     search_fields = ("key", "subject", "body_text")

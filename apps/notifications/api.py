@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import pagination, serializers, status
 from rest_framework.request import Request
@@ -16,6 +15,7 @@ from apps.api_gateway.serializers import FilterSerializer, StrictCharField, vali
 from apps.customers.models import Category
 from apps.customers.selectors import customer_find
 from apps.notifications import dispatch
+from apps.notifications.channels import CHANNEL_CHOICES
 from apps.notifications.models import Delivery, Notification, NotificationStatus, Priority, Strategy
 from apps.notifications.outbox.sweep import deliveries_retry
 from apps.notifications.planning import IdempotencyConflict, notification_send, validate_template_key
@@ -87,7 +87,7 @@ class MessageInputSerializer(serializers.Serializer):
     message = StrictCharField(required=False, max_length=20_000)
     context = serializers.DictField(required=False, default=dict)  # type: ignore[assignment]
     channels = serializers.ListField(
-        child=serializers.ChoiceField(choices=list(settings.NOTIFICATION_CHANNELS)),
+        child=serializers.ChoiceField(choices=CHANNEL_CHOICES),
         required=False,
         allow_empty=False,
         min_length=1,

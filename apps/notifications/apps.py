@@ -17,6 +17,13 @@ class NotificationsConfig(AppConfig):
 
         post_save.connect(templates_changed, sender=NotificationTemplate, dispatch_uid="template-cache")
         post_delete.connect(templates_changed, sender=NotificationTemplate, dispatch_uid="template-cache-del")
+        from django.db.models.signals import pre_save
+
+        from apps.notifications.templating import on_template_saved, on_template_saving
+
+        # Every change of a template keeps a version, whoever makes it (API, admin, shell).
+        pre_save.connect(on_template_saving, sender=NotificationTemplate, dispatch_uid="template-version-v1")
+        post_save.connect(on_template_saved, sender=NotificationTemplate, dispatch_uid="template-version")
         event_bus.subscribe(OrderCreated, subscribers.on_order_created)
         event_bus.subscribe(OrderStatusChanged, subscribers.on_order_status_changed)
 

@@ -81,6 +81,26 @@ class NotificationTemplate(models.Model):
         return f"{self.key} / {self.channel} / {self.language}"
 
 
+class TemplateVersion(models.Model):
+    """A template's content as it was after each change (the current one included), numbered from 1."""
+
+    template = models.ForeignKey(NotificationTemplate, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    subject = models.CharField(max_length=255, blank=True)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("template", "-version")
+        constraints = [
+            models.UniqueConstraint(fields=["template", "version"], name="template_version_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template} v{self.version}"
+
+
 class Notification(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="notifications")
     order_id = models.BigIntegerField(null=True, blank=True, db_index=True)

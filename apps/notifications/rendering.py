@@ -24,6 +24,17 @@ _ENGINE = _SandboxEngine(
 )
 
 
+# The same sandbox with debug on, only to locate a compile error (line) for whoever saves a template.
+_LOCATING_ENGINE = _SandboxEngine(
+    debug=True,
+    loaders=[],
+    libraries={},
+    builtins=["apps.notifications.sandbox_tags"],
+    string_if_invalid="",
+    autoescape=True,
+)
+
+
 class TemplateError(ValueError):
     """A template that does not compile in the sandbox (unknown or forbidden tag, bad syntax)."""
 
@@ -44,6 +55,20 @@ def render_string(source: str, context: dict[str, Any], *, autoescape: bool) -> 
 def template_check(source: str) -> None:
     """Raise TemplateError if the source would not render in the sandbox."""
     render_string(source, {}, autoescape=True)
+
+
+def template_problem(source: str) -> tuple[int, str] | None:
+    """Where and why the source does not compile in the sandbox: (line, reason), or None."""
+    try:
+        _compile(source)
+    except TemplateError:
+        try:
+            _LOCATING_ENGINE.from_string(source)
+        except TemplateSyntaxError as exc:
+            line = int(getattr(exc, "template_debug", {}).get("line", 1))
+            return line, str(exc)
+        return 1, "The template does not compile."
+    return None
 
 
 @dataclass(frozen=True)

@@ -233,6 +233,7 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "apps.orders.state_machine.OrderStatus.choices",
         "NotificationStatusEnum": "apps.notifications.models.NotificationStatus.choices",
         "DeliveryStatusEnum": "apps.notifications.models.DeliveryStatus.choices",
+        "ChannelEnum": "apps.notifications.channels.CHANNEL_CHOICES",
     },
 }
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from apps.notifications.models import Notification
+from apps.notifications.models import Notification, NotificationTemplate
 from tests.conftest import error_of
 
 pytestmark = pytest.mark.django_db
@@ -60,6 +60,7 @@ HOSTILE: list[tuple[str, bytes, str]] = [
         "name": {"x": 1}, "email": [1], "customer": "1; DROP TABLE", "items": {"sku": 1},
         "status": ["x"], "context": "text", "channels": "email", "ids": [True], "customers": [None],
         "quiet_hours": "22:00", "categories": [1], "time_zone": "Mars/Olympus_Mons",
+        "key": ["k"], "body": {"b": 1}, "language": 7, "template": [None],
     }).encode(), "application/json"),
 ]  # fmt: skip
 
@@ -90,7 +91,13 @@ def strict_api(api_key: str) -> APIClient:
 @pytest.fixture
 def ids(make_order: Any) -> dict[str, str]:
     order = make_order()
-    return {"customer_id": str(order["customer"]), "order_id": str(order["id"])}
+    template = NotificationTemplate.objects.get(key="order_shipped", channel="email", language="en")
+    return {
+        "customer_id": str(order["customer"]),
+        "order_id": str(order["id"]),
+        "template_id": str(template.pk),
+        "version": "1",
+    }
 
 
 def test_the_schema_lists_the_endpoints_that_take_bodies() -> None:
@@ -113,6 +120,7 @@ def test_hostile_bodies_get_a_4xx_in_the_envelope_everywhere(
             assert (method, template) in {
                 ("PATCH", "/api/v1/customers/{customer_id}/"),
                 ("PUT", "/api/v1/customers/{customer_id}/preferences/"),
+                ("PATCH", "/api/v1/templates/{template_id}/"),
             }
             continue
         assert 400 <= response.status_code < 500, f"{name}: {method} {path} -> {response.status_code}"
@@ -205,7 +213,7 @@ def test_hostile_query_values_never_5xx(strict_api: APIClient, ids: dict[str, st
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "GET", "OPTIONS"])
 @pytest.mark.parametrize(
-    "path", ["/api/v1/webhooks/", "/api/v1/templates/7/", "/api/nothing", "/api/v2/orders/"]
+    "path", ["/api/v1/webhooks/", "/api/v1/templets/7/", "/api/nothing", "/api/v2/orders/"]
 )
 def test_unknown_api_paths_are_an_enveloped_404_for_every_method(
     strict_api: APIClient, method: str, path: str

@@ -13,8 +13,11 @@ from apps.notifications.channels.base import (
 from core.patterns.factory import PluginFactory
 
 channel_factory: PluginFactory[Channel] = PluginFactory(lambda: dict(settings.NOTIFICATION_CHANNELS))
+# The configured channel names as API choices (one ChannelEnum in the OpenAPI schema).
+CHANNEL_CHOICES = list(settings.NOTIFICATION_CHANNELS)
 
 __all__ = [
+    "CHANNEL_CHOICES",
     "Channel",
     "ChannelError",
     "OutgoingMessage",
