@@ -10,4 +10,5 @@ app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-import core.celery_signals  # noqa: E402, F401 - request ids in tasks, worker heartbeat
+import core.celery_signals  # noqa: E402 - request ids in tasks, worker heartbeat
+import core.worker_metrics  # noqa: E402, F401 - the worker's own /metrics endpoint

@@ -27,7 +27,8 @@ def test_compose_file_is_valid_against_the_compose_specification() -> None:
 
 def test_compose_describes_the_whole_stack() -> None:
     services = compose()["services"]
-    assert set(services) == {"postgres", "redis", "nginx"} | APP_SERVICES
+    assert set(services) == {"postgres", "redis", "nginx", "prometheus"} | APP_SERVICES
+    assert services["prometheus"]["profiles"] == ["monitoring"]  # optional
     assert services["worker-telegram"]["environment"]["WORKER_QUEUES"] == "notifications.telegram"
     assert "notifications.email" in services["worker-email"]["environment"]["WORKER_QUEUES"]
     assert services["migrate"]["command"] == ["migrate"]
@@ -64,6 +65,21 @@ def test_env_example_lists_every_variable_the_settings_read() -> None:
         read |= set(re.findall(r'env(?:_text|\.\w+)?\(\s*"([A-Z_]+)"', path.read_text()))
     listed = set(re.findall(r"^([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
     assert read - listed == set()
+
+
+def test_prometheus_scrapes_every_web_instance_and_every_worker_on_its_own_port() -> None:
+    config = yaml.safe_load((ROOT / "docker" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    services = compose()["services"]
+    workers = {name for name in services if name.startswith("worker-")}
+
+    web_targets = {t.split(":")[0] for t in jobs["web"]["static_configs"][0]["targets"]}
+    assert web_targets == {name for name in services if name.startswith("web")}
+    [discovery] = jobs["workers"]["dns_sd_configs"]
+    assert set(discovery["names"]) == workers
+    assert discovery["port"] == 9808
+    for name in workers:
+        assert services[name]["environment"]["WORKER_METRICS_ADDR"] == "0.0.0.0"  # noqa: S104
 
 
 def test_grafana_dashboard_uses_only_metrics_we_export() -> None:

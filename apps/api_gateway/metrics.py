@@ -2,9 +2,11 @@
 
 Several gunicorn workers and Celery pool processes each count in their own memory; with
 PROMETHEUS_MULTIPROC_DIR set (make run, Docker) prometheus-client's multiprocess mode writes them to
-files in that directory and /metrics/ sums them. Processes on one machine share the directory; each
-machine is scraped on its own. Gauges that describe shared state (queue depth, circuits) are not
-counted anywhere: they are read from Redis when /metrics/ is scraped.
+files in that directory and /metrics/ sums them. Processes on one machine may share the directory
+(make run); each worker host also serves the files of its own directory on WORKER_METRICS_PORT
+(core/worker_metrics.py), so workers on other machines are scraped directly. Gauges that describe
+shared state (queue depth, circuits) are not counted anywhere: they are read from Redis when
+/metrics/ is scraped.
 """
 
 import ipaddress

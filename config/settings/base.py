@@ -364,6 +364,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # --- Metrics (/metrics/, Prometheus text) ---
 # A bearer token and/or an IP allow-list; with neither, /metrics/ is open (development).
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# Each worker host serves its own counters (deliveries, attempts, latency) for Prometheus on this port
+# (0: off); bind to 0.0.0.0 where Prometheus scrapes over a network (the compose file does).
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=9808)
+WORKER_METRICS_ADDR = env("WORKER_METRICS_ADDR", default="127.0.0.1")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 # Which gunicorn instance answered (X-Served-By), for operators and the nginx test.
 INSTANCE_NAME = env("INSTANCE_NAME", default="")
