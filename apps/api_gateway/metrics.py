@@ -51,6 +51,7 @@ ATTEMPTS = Counter("notifications_delivery_attempts_total", "Provider calls", ["
 RETRIES = Counter(
     "notifications_delivery_retries_total", "Deliveries scheduled for another attempt", ["channel"]
 )
+WEBHOOK_ATTEMPTS = Counter("notifications_webhook_attempts_total", "Webhook posts by result", ["result"])
 WAITS = Counter(
     "notifications_rate_limit_waits_total",
     "Deliveries given back without a provider call (rate limit, circuit, order)",

@@ -18,5 +18,6 @@ urlpatterns = [
     path("orders/", include("apps.orders.urls")),
     path("notifications/", include("apps.notifications.urls")),
     path("templates/", include("apps.notifications.template_urls")),
+    path("webhooks/", include("apps.webhooks.urls")),
     re_path(r"^.*$", api_not_found),
 ]

@@ -19,6 +19,7 @@ from django.utils import timezone
 from apps.api_gateway import metrics
 from apps.customers.models import Category, Customer
 from apps.notifications import dispatch
+from apps.notifications.events import deliveries_finished
 from apps.notifications.models import (
     Delivery,
     DeliveryStatus,
@@ -30,7 +31,7 @@ from apps.notifications.models import (
 )
 from apps.notifications.outbox.policy import quiet_until
 from apps.notifications.rendering import RenderedMessage, render_message
-from apps.notifications.status import notifications_refresh_status
+from apps.notifications.status import notifications_completed, notifications_refresh_status
 from apps.notifications.strategies import STRATEGIES, ChannelPlan, candidate_channels
 from apps.notifications.templates_cache import template_find
 from core.logging import request_id_var
@@ -193,6 +194,7 @@ def deliveries_create(*, notification: Notification, customer: Customer, start: 
     deliveries = Delivery.objects.bulk_create(
         [delivery_build(notification, customer, p, capped) for p in plans]
     )
+    deliveries_finished(deliveries)  # those skipped at once (opted out, duplicate, ...)
     deliveries_after_commit(deliveries, priority=notification.priority)
     return deliveries
 
@@ -272,6 +274,7 @@ def notification_create(
     if status != notification.status:
         Notification.objects.filter(pk=notification.pk).update(status=status)
         notification.status = status
+        notifications_completed([notification.pk])  # nothing to send: final at once
     transaction.on_commit(lambda: metrics.NOTIFICATIONS.labels(event).inc())
     return notification
 

@@ -3,8 +3,12 @@
 from django.db import transaction
 from django.utils import timezone
 
-from apps.notifications.models import Delivery, Notification
+from apps.notifications.events import NotificationsCompleted
+from apps.notifications.models import Delivery, Notification, NotificationStatus
 from apps.notifications.strategies import STRATEGIES
+from core.patterns.observer import event_bus
+
+FINAL = {s for s in NotificationStatus.values if s != NotificationStatus.QUEUED}
 
 
 def notification_refresh_status(notification: Notification) -> None:
@@ -38,4 +42,11 @@ def notifications_refresh_status(notification_ids: list[int]) -> dict[int, str]:
     now = timezone.now()
     for status, pks in changes.items():
         Notification.objects.filter(pk__in=pks).update(status=status, updated_at=now)
+    notifications_completed([pk for status, pks in changes.items() if status in FINAL for pk in pks])
     return result
+
+
+def notifications_completed(notification_ids: list[int]) -> None:
+    """Publish the notifications that have just reached a final status (inside the transaction)."""
+    if notification_ids:
+        event_bus.publish(NotificationsCompleted(notification_ids=tuple(sorted(notification_ids))))

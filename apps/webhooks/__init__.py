@@ -1,2 +1,2 @@
-"""Outbound webhooks (shared/DESIGN.md section 10): signing and URL safety so far; endpoints, the
-event outbox and sending are the next steps of issue 14."""
+"""Outbound webhooks (shared/DESIGN.md section 10): endpoints per API key, an outbox of signed
+events written with the delivery changes they report, and the drain that sends them."""

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "apps.customers",
     "apps.orders",
     "apps.notifications",
+    "apps.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -189,6 +190,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL)
 CELERY_BROKER_TRANSPORT = transport_for(CELERY_BROKER_URL)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "worker-heartbeat": {"task": "apps.api_gateway.tasks.worker_heartbeat", "schedule": 15.0},
+    # Webhook messages due without a wake (a lost task, a retry beyond a timer's reach).
+    "webhooks-sweep": {
+        "task": "apps.webhooks.tasks.webhooks_drain",
+        "schedule": env.float("NOTIFICATION_SWEEP_INTERVAL", default=15.0),
+    },
     "outbox-sweep": {
         "task": "apps.notifications.tasks.outbox_sweep",
         "schedule": env.float("NOTIFICATION_SWEEP_INTERVAL", default=15.0),
@@ -366,6 +372,19 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 # Each worker host serves its own counters (deliveries, attempts, latency) for Prometheus on this port
 # (0: off); bind to 0.0.0.0 where Prometheus scrapes over a network (the compose file does).
+# --- Webhooks (docs in README "Receiving webhooks") ---
+# Pauses between tries of one event, in seconds; then it fails.
+WEBHOOK_RETRY_SCHEDULE = [
+    int(x)
+    for x in env.list(
+        "WEBHOOK_RETRY_SCHEDULE", default=["5", "300", "1800", "7200", "18000", "36000", "36000"]
+    )
+]
+# An endpoint whose events have been failing this long (seconds) is disabled.
+WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=5 * 24 * 3600)
+# Loopback, private and link-local URLs (and plain http) only when this is on: development and tests.
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
 WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=9808)
 WORKER_METRICS_ADDR = env("WORKER_METRICS_ADDR", default="127.0.0.1")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])

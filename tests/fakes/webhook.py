@@ -45,3 +45,83 @@ class FakeWebhook:
                 pass
 
         return Handler
+
+
+class SignedReceiver:
+    """A webhook receiver on a fixed loopback port that checks every request with the
+    `standardwebhooks` package, answers the statuses it is told (then 200), and can go down and come
+    back on the same port."""
+
+    def __init__(self) -> None:
+        from tests.fakes.smtp import free_port
+
+        self.port = free_port()
+        self.secrets: list[str] = []
+        self.answers: list[int] = []
+        self.received: list[dict[str, Any]] = []  # every request: id, type, status answered, verified
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks"
+
+    def start(self) -> "SignedReceiver":
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler_class())
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def accepted(self, type_: str | None = None) -> list[dict[str, Any]]:
+        """Requests answered 2xx whose signature verified (each id once: receivers deduplicate)."""
+        seen: dict[str, dict[str, Any]] = {}
+        for item in list(self.received):
+            if item["verified"] and 200 <= item["status"] < 300 and (type_ is None or item["type"] == type_):
+                seen.setdefault(item["id"], item)
+        return list(seen.values())
+
+    def _verify(self, raw: bytes, headers: dict[str, str]) -> dict[str, Any] | None:
+        from standardwebhooks import Webhook
+
+        for secret in self.secrets:
+            try:
+                return dict(Webhook(secret).verify(raw, headers))
+            except Exception:  # noqa: S112 - try the next secret
+                continue
+        return None
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                body = receiver._verify(raw, headers)
+                with receiver._lock:
+                    status = receiver.answers.pop(0) if receiver.answers else 200
+                    receiver.received.append(
+                        {
+                            "id": headers.get("webhook-id"),
+                            "type": (body or {}).get("type"),
+                            "body": body,
+                            "signature": headers.get("webhook-signature", ""),
+                            "status": status,
+                            "verified": body is not None,
+                        }
+                    )
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler

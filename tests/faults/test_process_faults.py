@@ -40,7 +40,13 @@ def test_kill_9_worker_mid_burst_loses_nothing(
         Customer(name=f"Customer {i}", email=f"c{i}@example.com", channels=["email"]) for i in range(300)
     )
     burst(customers, "email")
-    assert wait_for(lambda: len(fake_smtp.messages) >= 60, interval=0.01)
+
+    def mid_burst() -> bool:
+        # Kill while a large batch is in flight: more claimed than one record interval.
+        in_flight = Delivery.objects.filter(status="sending").count()
+        return len(fake_smtp.messages) >= 60 and in_flight > settings.NOTIFICATION_RECORD_EVERY
+
+    assert wait_for(mid_burst, interval=0.01)
 
     integration.kill()  # SIGKILL to the main process and every pool child at once
     received_at_kill = len(fake_smtp.messages)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from apps.api_gateway import metrics
 from apps.customers.services import customer_change_contact, customer_mark_unreachable
 from apps.notifications.channels import ChannelError
-from apps.notifications.events import DeliveryFailed
+from apps.notifications.events import DeliveryFailed, deliveries_finished
 from apps.notifications.models import Delivery, DeliveryAttempt, DeliveryStatus
 from apps.notifications.outbox.policy import Verdict, attempt_verdict
 from apps.notifications.planning import deliveries_failover
@@ -119,6 +119,7 @@ def outcomes_record(outcomes: list[Outcome]) -> Summary:
     failed = [d for d in deliveries if d.status == DeliveryStatus.FAILED]
     if failed:
         deliveries_failover(failed)
+    deliveries_finished(deliveries)
     notifications_refresh_status(sorted({d.notification_id for d in deliveries}))
     transaction.on_commit(lambda: _observe(deliveries, verdicts))
     return summary
@@ -176,6 +177,7 @@ def deliveries_skip(deliveries: list[Delivery], reason: str) -> None:
         )
     deliveries_write(deliveries, ["status", "skip_reason", "claimed_at", "updated_at"])
     deliveries_failover(deliveries)
+    deliveries_finished(deliveries)
     notifications_refresh_status(sorted({d.notification_id for d in deliveries}))
     channels = [d.channel for d in deliveries]
     transaction.on_commit(lambda: _count(channels, DeliveryStatus.SKIPPED))

@@ -1,0 +1,203 @@
+"""Webhook endpoints: create (the secret is shown once), list, read, change, delete, rotate the
+secret, send a test event, and the log of attempts. An endpoint belongs to the API key that created
+it: another key gets 404."""
+
+from datetime import timedelta
+from typing import Any, cast
+
+from django.conf import settings
+from django.db import transaction
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from rest_framework import pagination, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.api_gateway.models import ApiKey
+from apps.api_gateway.pagination import PageNumberPagination, paginated_response
+from apps.webhooks.models import SUBSCRIBABLE, EventType, WebhookAttempt, WebhookEndpoint
+from apps.webhooks.safety import UnsafeUrl, url_check
+from apps.webhooks.signing import secret_new
+from apps.webhooks.subscribers import messages_create
+from core.utils.ids import parse_id
+
+ROTATION_OVERLAP = timedelta(hours=24)
+
+
+class EndpointInputSerializer(serializers.Serializer):
+    url = serializers.URLField(max_length=2000)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=SUBSCRIBABLE), allow_empty=False, max_length=len(SUBSCRIBABLE)
+    )
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    enabled = serializers.BooleanField(required=False, help_text="true re-enables a disabled endpoint.")
+
+    def validate_url(self, url: str) -> str:
+        allow_private = settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS
+        try:
+            url_check(url, allow_private=allow_private, require_https=not (settings.DEBUG or allow_private))
+        except UnsafeUrl as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        return url
+
+    def validate_events(self, events: list[str]) -> list[str]:
+        return sorted(set(events))
+
+
+class EndpointOutputSerializer(serializers.ModelSerializer):
+    enabled = serializers.SerializerMethodField()
+
+    class Meta:
+        model = WebhookEndpoint
+        fields: tuple[str, ...] = (
+            "id",
+            "url",
+            "events",
+            "description",
+            "enabled",
+            "disabled_at",
+            "disabled_reason",
+            "failing_since",
+            "created_at",
+            "updated_at",
+        )
+
+    def get_enabled(self, endpoint: WebhookEndpoint) -> bool:
+        return endpoint.disabled_at is None
+
+
+class EndpointWithSecretSerializer(EndpointOutputSerializer):
+    secret = serializers.CharField(help_text="Shown only here and on rotation: keep it.")
+
+    class Meta(EndpointOutputSerializer.Meta):
+        fields = (*EndpointOutputSerializer.Meta.fields, "secret")
+
+
+class AttemptSerializer(serializers.ModelSerializer):
+    event_id = serializers.CharField(source="message.message_id")
+    type = serializers.CharField(source="message.type")
+
+    class Meta:
+        model = WebhookAttempt
+        fields = ("id", "event_id", "type", "status_code", "duration_ms", "error", "at")
+
+
+class AttemptPagination(pagination.CursorPagination):
+    ordering = ("-at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+def _key(request: Request) -> ApiKey:
+    return cast(ApiKey, request.auth)
+
+
+def _endpoint(request: Request, endpoint_id: str) -> WebhookEndpoint:
+    endpoint = WebhookEndpoint.objects.filter(pk=parse_id(endpoint_id) or 0, api_key=_key(request)).first()
+    if endpoint is None:
+        raise Http404("No webhook endpoint with this id.")
+    return endpoint
+
+
+EXAMPLE = {"url": "https://shop.example/hooks/notifications", "events": ["delivery.sent", "delivery.failed"]}
+
+
+class EndpointListApi(APIView):
+    pagination_class = PageNumberPagination
+
+    @extend_schema(responses=EndpointOutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        queryset = WebhookEndpoint.objects.filter(api_key=_key(request)).order_by("-created_at", "-id")
+        return paginated_response(
+            request=request, view=self, queryset=queryset, serializer_class=EndpointOutputSerializer
+        )
+
+    @extend_schema(
+        request=EndpointInputSerializer,
+        responses={201: EndpointWithSecretSerializer},
+        examples=[OpenApiExample("Delivery outcomes", value=EXAMPLE, request_only=True)],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = EndpointInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        endpoint = WebhookEndpoint.objects.create(
+            api_key=_key(request),
+            url=data["url"],
+            events=data["events"],
+            description=data["description"],
+            secret=secret_new(),
+        )
+        return Response(EndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+
+class EndpointDetailApi(APIView):
+    @extend_schema(responses=EndpointOutputSerializer)
+    def get(self, request: Request, endpoint_id: str) -> Response:
+        return Response(EndpointOutputSerializer(_endpoint(request, endpoint_id)).data)
+
+    @extend_schema(request=EndpointInputSerializer(partial=True), responses=EndpointOutputSerializer)
+    def patch(self, request: Request, endpoint_id: str) -> Response:
+        endpoint = _endpoint(request, endpoint_id)
+        serializer = EndpointInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data: dict[str, Any] = dict(serializer.validated_data)
+        for field in ("url", "events", "description"):
+            if field in data:
+                setattr(endpoint, field, data[field])
+        if data.get("enabled") is True:
+            endpoint.disabled_at, endpoint.disabled_reason, endpoint.failing_since = None, "", None
+        elif data.get("enabled") is False and endpoint.disabled_at is None:
+            endpoint.disabled_at, endpoint.disabled_reason = timezone.now(), "Disabled through the API."
+        endpoint.save()
+        return Response(EndpointOutputSerializer(endpoint).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, endpoint_id: str) -> Response:
+        _endpoint(request, endpoint_id).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EndpointRotateApi(APIView):
+    @extend_schema(request=None, responses=EndpointWithSecretSerializer)
+    def post(self, request: Request, endpoint_id: str) -> Response:
+        """A new secret; the previous one still signs for 24 hours (both signatures are sent)."""
+        endpoint = _endpoint(request, endpoint_id)
+        endpoint.previous_secret, endpoint.previous_secret_until = (
+            endpoint.secret,
+            timezone.now() + ROTATION_OVERLAP,
+        )
+        endpoint.secret = secret_new()
+        endpoint.save()
+        return Response(EndpointWithSecretSerializer(endpoint).data)
+
+
+class EndpointTestApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={202: inline_serializer("WebhookTestQueued", {"queued": serializers.IntegerField()})},
+    )
+    def post(self, request: Request, endpoint_id: str) -> Response:
+        """Queue a `webhook.test` event for this endpoint, subscribed or not."""
+        endpoint = _endpoint(request, endpoint_id)
+        with transaction.atomic():
+            queued = messages_create(
+                [(EventType.WEBHOOK_TEST, {"endpoint": endpoint.pk, "message": "This is a test event."})],
+                endpoint_ids=[endpoint.pk],
+            )
+        return Response({"queued": queued}, status=status.HTTP_202_ACCEPTED)
+
+
+class EndpointAttemptsApi(APIView):
+    pagination_class = AttemptPagination
+
+    @extend_schema(responses=AttemptSerializer(many=True))
+    def get(self, request: Request, endpoint_id: str) -> Response:
+        endpoint = _endpoint(request, endpoint_id)
+        queryset = WebhookAttempt.objects.filter(endpoint=endpoint).select_related("message")
+        return paginated_response(
+            request=request, view=self, queryset=queryset, serializer_class=AttemptSerializer
+        )

@@ -1,0 +1,98 @@
+"""Webhook endpoints through the HTTP API: the secret shown once, another API key's endpoints are
+404, unsafe URLs refused, rotation, re-enabling."""
+
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.api_gateway.services import api_key_create
+from apps.webhooks.models import WebhookEndpoint
+from tests.conftest import error_of
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/webhooks/"
+BODY = {"url": "https://93.184.216.34/hooks", "events": ["delivery.sent", "delivery.failed"]}
+
+
+def other_client() -> APIClient:
+    _, key = api_key_create(name="another shop tool")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    return client
+
+
+def test_create_shows_the_secret_once(api: APIClient) -> None:
+    created = api.post(URL, BODY, format="json")
+
+    assert created.status_code == 201, created.json()
+    endpoint = created.json()
+    assert endpoint["secret"].startswith("whsec_")
+    assert endpoint["enabled"] is True
+    assert endpoint["events"] == ["delivery.failed", "delivery.sent"]
+    read = api.get(f"{URL}{endpoint['id']}/").json()
+    assert "secret" not in read
+    assert [e["id"] for e in api.get(URL).json()["results"]] == [endpoint["id"]]
+
+
+def test_another_api_key_sees_none_of_them(api: APIClient) -> None:
+    endpoint = api.post(URL, BODY, format="json").json()
+    other = other_client()
+
+    assert other.get(URL).json()["results"] == []
+    for method in ("get", "patch", "delete"):
+        response = getattr(other, method)(f"{URL}{endpoint['id']}/", {}, format="json")
+        assert response.status_code == 404
+    assert other.post(f"{URL}{endpoint['id']}/rotate-secret/").status_code == 404
+    assert WebhookEndpoint.objects.filter(pk=endpoint["id"]).exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/hooks",
+        "https://localhost/hooks",
+        "https://10.0.0.8/hooks",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://[::1]/hooks",
+        "http://93.184.216.34/hooks",
+        "not a url",
+    ],
+)
+def test_unsafe_urls_are_refused(api: APIClient, url: str) -> None:
+    response = api.post(URL, {**BODY, "url": url}, format="json")
+
+    assert response.status_code == 400
+    assert "url" in error_of(response)["details"]
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_unknown_event_types_are_refused(api: APIClient) -> None:
+    response = api.post(URL, {**BODY, "events": ["delivery.sent", "order.eaten"]}, format="json")
+
+    assert response.status_code == 400
+    assert "events" in error_of(response)["details"]
+
+
+def test_rotation_gives_a_new_secret_and_keeps_the_old_one_for_a_day(api: APIClient) -> None:
+    endpoint = api.post(URL, BODY, format="json").json()
+
+    rotated = api.post(f"{URL}{endpoint['id']}/rotate-secret/").json()
+
+    assert rotated["secret"] != endpoint["secret"]
+    stored = WebhookEndpoint.objects.get(pk=endpoint["id"])
+    assert stored.previous_secret == endpoint["secret"]
+    assert stored.previous_secret_until is not None
+
+
+def test_change_disable_enable_and_delete(api: APIClient) -> None:
+    endpoint = api.post(URL, BODY, format="json").json()
+    url = f"{URL}{endpoint['id']}/"
+
+    changed: dict[str, Any] = api.patch(url, {"events": ["notification.completed"]}, format="json").json()
+    assert changed["events"] == ["notification.completed"]
+    assert api.patch(url, {"enabled": False}, format="json").json()["enabled"] is False
+    assert api.patch(url, {"enabled": True}, format="json").json()["enabled"] is True
+    assert api.delete(url).status_code == 204
+    assert api.get(url).status_code == 404
