@@ -222,16 +222,29 @@ def _count_final(channels: list[str], status: str) -> None:
 def _supersede_older_status_notifications(*, order_id: int) -> None:
     """A status notification still waiting when a newer status arrives would tell the customer
     something no longer true ("shipped" after "cancelled"): skip it."""
-    stale = Delivery.objects.filter(
-        notification__order_id=order_id,
-        notification__event=Event.ORDER_STATUS_CHANGED,
-        status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRYING],
+    stale = list(
+        Delivery.objects.filter(
+            notification__order_id=order_id,
+            notification__event=Event.ORDER_STATUS_CHANGED,
+            status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRYING],
+        )
+        .select_related("notification")
+        .select_for_update(of=("self",))  # a drain's claim skips them until this commits
     )
-    notification_ids = set(stale.values_list("notification_id", flat=True))
-    if not notification_ids:
+    if not stale:
         return
-    stale.update(status=DeliveryStatus.SKIPPED, skip_reason=SkipReason.SUPERSEDED, updated_at=timezone.now())
-    notifications_refresh_status(sorted(notification_ids))
+    now = timezone.now()
+    Delivery.objects.filter(pk__in=[d.pk for d in stale]).update(
+        status=DeliveryStatus.SKIPPED, skip_reason=SkipReason.SUPERSEDED, updated_at=now
+    )
+    for delivery in stale:
+        delivery.status, delivery.skip_reason, delivery.updated_at = (
+            DeliveryStatus.SKIPPED,
+            SkipReason.SUPERSEDED,
+            now,
+        )
+    deliveries_finished(stale)
+    notifications_refresh_status(sorted({d.notification_id for d in stale}))
 
 
 @transaction.atomic(savepoint=False)

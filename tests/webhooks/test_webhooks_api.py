@@ -7,7 +7,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.api_gateway.services import api_key_create
-from apps.webhooks.models import WebhookEndpoint
+from apps.webhooks.models import WebhookEndpoint, WebhookMessage
 from tests.conftest import error_of
 
 pytestmark = pytest.mark.django_db
@@ -96,3 +96,19 @@ def test_change_disable_enable_and_delete(api: APIClient) -> None:
     assert api.patch(url, {"enabled": True}, format="json").json()["enabled"] is True
     assert api.delete(url).status_code == 204
     assert api.get(url).status_code == 404
+
+
+def test_events_are_written_with_the_change_that_causes_them(
+    api: APIClient, make_order: Any, settings: Any
+) -> None:
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    api.post(URL, {"url": "http://127.0.0.1:9/hooks", "events": ["delivery.skipped"]}, format="json")
+    order = make_order()
+
+    for status in ("confirmed", "processing"):  # no worker here: "confirmed" is still waiting
+        api.put(f"/api/v1/orders/{order['id']}/status/", {"status": status}, format="json")
+
+    skipped = [m.body["data"] for m in WebhookMessage.objects.filter(type="delivery.skipped")]
+    superseded = [d for d in skipped if d["skip_reason"] == "superseded"]
+    assert [(d["order"], d["channel"]) for d in superseded] == [(order["id"], "email")]  # "confirmed"
+    assert all(m.body["id"] == m.message_id for m in WebhookMessage.objects.all())
