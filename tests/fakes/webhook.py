@@ -3,6 +3,7 @@ told to answer with an error status."""
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -58,6 +59,7 @@ class SignedReceiver:
         self.port = free_port()
         self.secrets: list[str] = []
         self.answers: list[int] = []
+        self.delay = 0.0  # seconds before each answer: a slow receiver
         self.received: list[dict[str, Any]] = []  # every request: id, type, status answered, verified
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -104,6 +106,7 @@ class SignedReceiver:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 body = receiver._verify(raw, headers)
+                time.sleep(receiver.delay)
                 with receiver._lock:
                     status = receiver.answers.pop(0) if receiver.answers else 200
                     receiver.received.append(

@@ -46,9 +46,10 @@ def worker_env(*, fake_telegram: FakeTelegram, fake_smtp: FakeSMTP, **extra: str
         NOTIFICATION_BACKOFF_BASE="0.2",
         NOTIFICATION_BACKOFF_CAP="1",
         CIRCUIT_RESET_TIMEOUT="2",
-        # Webhook receivers run on 127.0.0.1; retries a second apart.
+        # Webhook receivers run on 127.0.0.1; retries a second or two apart, enough of them to outlast
+        # a receiver that a test keeps down for a while.
         WEBHOOK_ALLOW_PRIVATE_NETWORKS="true",
-        WEBHOOK_RETRY_SCHEDULE="1,1,1,1,2,2",
+        WEBHOOK_RETRY_SCHEDULE="1,1,1,1,1,1,1,1,1,1,2,2,2,2,2,2,2,2,2,2",
         WEBHOOK_TIMEOUT="2",
         # Tests start many workers: none binds a fixed metrics port unless a test asks for one.
         WORKER_METRICS_PORT="0",

@@ -98,7 +98,9 @@ def test_a_receiver_down_for_a_while_gets_everything_after(
     assert wait_for(lambda: WebhookMessage.objects.filter(attempts__gte=1).count() == 5, timeout=30)
     receiver.start()
 
-    assert wait_for(lambda: len(receiver.accepted("delivery.sent")) == 5, timeout=60)
+    assert wait_for(lambda: len(receiver.accepted("delivery.sent")) == 5, timeout=60), list(
+        WebhookMessage.objects.values_list("status", "attempts", "last_error")
+    )
     assert WebhookMessage.objects.filter(status="sent").count() == 5
 
 
@@ -135,8 +137,10 @@ def test_kill_9_with_events_in_flight_loses_none(
     api: APIClient, receiver: SignedReceiver, integration: CeleryWorker, fake_smtp: FakeSMTP
 ) -> None:
     subscribe(api, receiver, events=["delivery.sent"])
+    receiver.delay = 0.2  # a slow receiver: the kill lands while the drain is posting
     for n in range(20):
         send_email(f"K{n}")
+    assert wait_for(lambda: len(fake_smtp.messages) == 20, timeout=30)  # only webhook events in flight
     assert wait_for(lambda: len(receiver.received) >= 3, timeout=30)
 
     integration.kill(signal.SIGKILL)

@@ -112,3 +112,40 @@ def test_events_are_written_with_the_change_that_causes_them(
     superseded = [d for d in skipped if d["skip_reason"] == "superseded"]
     assert [(d["order"], d["channel"]) for d in superseded] == [(order["id"], "email")]  # "confirmed"
     assert all(m.body["id"] == m.message_id for m in WebhookMessage.objects.all())
+
+
+def test_an_endpoint_failing_longer_than_the_limit_is_disabled_when_an_event_runs_out_of_tries(
+    api: APIClient, settings: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.webhooks.sender import message_send
+    from tests.fakes.webhook import SignedReceiver
+
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    receiver = SignedReceiver().start()
+    try:
+        receiver.answers = [500, 500]
+        created = api.post(URL, {"url": receiver.url, "events": ["delivery.sent"]}, format="json").json()
+        endpoint = WebhookEndpoint.objects.get(pk=created["id"])
+        endpoint.failing_since = timezone.now() - timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER + 1)
+        endpoint.save()
+        tries = len(settings.WEBHOOK_RETRY_SCHEDULE)
+        message = WebhookMessage.objects.create(
+            endpoint=endpoint, message_id="msg_last", type="delivery.sent", body={"id": "msg_last"},
+            attempts=tries, next_attempt_at=timezone.now(),
+        )  # fmt: skip
+
+        assert message_send(WebhookMessage.objects.select_related("endpoint").get(pk=message.pk)) is False
+    finally:
+        receiver.stop()
+
+    message.refresh_from_db()
+    assert message.status == "failed"
+    read = api.get(f"{URL}{endpoint.pk}/").json()
+    assert read["enabled"] is False
+    assert "failed" in read["disabled_reason"]
+    [attempt] = api.get(f"{URL}{endpoint.pk}/attempts/").json()["results"]
+    assert (attempt["event_id"], attempt["status_code"]) == ("msg_last", 500)
