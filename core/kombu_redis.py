@@ -1,13 +1,15 @@
 """kombu's Redis transport, with a closed channel failing like a lost connection.
 
 When the broker connection drops, the worker's consumer closes its channels (kombu sets their
-`connection` to None) and reconnects. A task that finishes after that (acks_late) acknowledges through
-its old channel; kombu's Redis channel then builds a connection pool from `self.connection.client` and
-fails with "AttributeError: 'NoneType' object has no attribute 'hostname'" (kombu issue #582). Celery
-catches the transport's connection errors around an acknowledgement (it logs "Couldn't ack" and the
-unacknowledged task is delivered again after the visibility timeout), but an AttributeError stops the
-worker as unrecoverable. Here that case raises redis-py's ConnectionError instead, one of the
-connection errors Celery already handles. Selected by CELERY_BROKER_TRANSPORT for redis:// brokers.
+`connection` to None, or the transport's `client`) and reconnects. A task that finishes after that
+(acks_late) acknowledges through its old channel, and closing the old channel restores its
+unacknowledged tasks through it; kombu's Redis channel then builds a connection pool from
+`self.connection.client` and fails with "AttributeError: 'NoneType' object has no attribute
+'hostname'" (kombu issue #582). Celery and kombu catch the transport's connection errors on both
+paths (an ack logs "Couldn't ack"; a close ignores them; the tasks stay in the broker's unacked set
+and come back after the visibility timeout, and the outbox sweep wakes the drains anyway), but an
+AttributeError stops the worker as unrecoverable. Here those cases raise redis-py's ConnectionError
+instead. Selected by CELERY_BROKER_TRANSPORT for redis:// brokers.
 """
 
 from typing import Any
@@ -18,7 +20,9 @@ from kombu.transport import redis as kombu_redis
 
 class Channel(kombu_redis.Channel):
     def _connparams(self, asynchronous: bool = False) -> Any:
-        if self.connection is None:
+        # Closed with its connection: the channel's `connection` is None, or that transport's
+        # `client` is (restoring unacknowledged tasks while the consumer closes the old channel).
+        if self.connection is None or getattr(self.connection, "client", None) is None:
             raise redis.exceptions.ConnectionError("the broker channel was closed with its connection")
         return super()._connparams(asynchronous=asynchronous)
 

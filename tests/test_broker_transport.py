@@ -35,3 +35,15 @@ def test_an_ack_after_the_connection_dropped_is_logged_not_fatal(
         message.ack_log_error(logging.getLogger("test"), connection.connection_errors)
 
     assert "Couldn't ack" in caplog.text
+
+
+def test_restoring_unacked_tasks_through_a_channel_whose_connection_is_gone_is_a_connection_error(
+    require_redis: str,
+) -> None:
+    with Connection(current_app.conf.broker_url, transport=Transport) as connection:
+        channel = connection.channel()
+        channel.connection.client = None  # what closing the lost connection leaves behind
+
+        with pytest.raises(redis.exceptions.ConnectionError):
+            channel.qos.restore_unacked()
+        channel.connection.client = connection

@@ -28,6 +28,7 @@ from apps.webhooks import dispatch
 from apps.webhooks.models import MessageStatus, WebhookAttempt, WebhookEndpoint, WebhookMessage
 from apps.webhooks.safety import UnsafeUrl, url_check
 from apps.webhooks.signing import signed_headers
+from apps.webhooks.subscribers import endpoints_changed
 from core.patterns.circuit_breaker import CircuitBreaker
 
 logger = logging.getLogger(__name__)
@@ -225,6 +226,7 @@ def _record(
 
 def _disable(endpoint: WebhookEndpoint, reason: str) -> None:
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(disabled_at=timezone.now(), disabled_reason=reason)
+    endpoints_changed()  # update() sends no post_save: no new events for it from now on
     logger.warning("webhook endpoint %s disabled: %s", endpoint.pk, reason)
 
 

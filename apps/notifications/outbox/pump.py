@@ -36,6 +36,7 @@ from apps.notifications.outbox.claim import deliveries_claim
 from apps.notifications.outbox.record import Outcome, deliveries_release, deliveries_skip, outcomes_record
 from core.patterns.circuit_breaker import CircuitBreaker
 from core.patterns.rate_limit import RateLimitUnavailable
+from core.wake import MAX_TIMER, TIMER_TICKS
 
 logger = logging.getLogger(__name__)
 
@@ -117,11 +118,11 @@ def _next_due_in(channel: str, *, after: datetime) -> float | None:
         channel=channel,
         status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRYING],
         next_attempt_at__gt=after,
-        next_attempt_at__lte=after + timedelta(seconds=dispatch.MAX_TIMER),
+        next_attempt_at__lte=after + timedelta(seconds=MAX_TIMER),
     ).aggregate(due=Min("next_attempt_at"))["due"]
     if due is None:
         return None
-    return max((due - timezone.now()).total_seconds(), 1 / dispatch.TIMER_TICKS)
+    return max((due - timezone.now()).total_seconds(), 1 / TIMER_TICKS)
 
 
 def _due_exists(channel: str) -> bool:
