@@ -13,26 +13,21 @@ class _SandboxEngine(Engine):
     default_builtins: list[str] = []
 
 
-# No loaders (nothing to include), no context processors (no settings, no request), no debug.
-_ENGINE = _SandboxEngine(
-    debug=False,
-    loaders=[],
-    libraries={},
-    builtins=["apps.notifications.sandbox_tags"],
-    string_if_invalid="",
-    autoescape=True,
-)
+def _sandbox(*, debug: bool) -> Engine:
+    """No loaders (nothing to include), no context processors (no settings, no request)."""
+    return _SandboxEngine(
+        debug=debug,
+        loaders=[],
+        libraries={},
+        builtins=["apps.notifications.sandbox_tags"],
+        string_if_invalid="",
+        autoescape=True,
+    )
 
 
+_ENGINE = _sandbox(debug=False)
 # The same sandbox with debug on, only to locate a compile error (line) for whoever saves a template.
-_LOCATING_ENGINE = _SandboxEngine(
-    debug=True,
-    loaders=[],
-    libraries={},
-    builtins=["apps.notifications.sandbox_tags"],
-    string_if_invalid="",
-    autoescape=True,
-)
+_LOCATING_ENGINE = _sandbox(debug=True)
 
 
 class TemplateError(ValueError):
