@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.db.models import Max
 from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
@@ -26,6 +27,7 @@ from apps.notifications.templating import (
     template_preview,
     template_restore,
     template_update,
+    template_version_number,
     template_versions,
 )
 from core.utils.ids import parse_id
@@ -64,7 +66,7 @@ class TemplateOutputSerializer(serializers.ModelSerializer):
         fields = ("id", "key", "channel", "language", "subject", "body", "body_html", "version", "updated_at")
 
     def get_version(self, template: NotificationTemplate) -> int:
-        return template_versions(template)[0].version
+        return template_version_number(template)
 
 
 class TemplateVersionSerializer(serializers.ModelSerializer):
@@ -168,7 +170,11 @@ class TemplateListApi(APIView):
     @extend_schema(parameters=[TemplateFilterSerializer], responses=TemplateOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         filters = validated(TemplateFilterSerializer, request.query_params)
-        queryset = NotificationTemplate.objects.filter(**filters).order_by("key", "channel", "language", "id")
+        queryset = (
+            NotificationTemplate.objects.filter(**filters)
+            .annotate(latest_version=Max("versions__version"))
+            .order_by("key", "channel", "language", "id")
+        )
         return paginated_response(
             request=request, view=self, queryset=queryset, serializer_class=TemplateOutputSerializer
         )

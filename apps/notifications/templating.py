@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 
 from apps.customers.models import Customer
 from apps.notifications.models import NotificationTemplate, TemplateVersion
@@ -91,12 +92,22 @@ def template_restore(*, template: NotificationTemplate, version: TemplateVersion
 
 
 def template_versions(template: NotificationTemplate) -> list[TemplateVersion]:
-    """Newest first, the current content included (a template saved before versions existed, or
-    written by a data migration, gets its first version here)."""
+    """Newest first, the current content included. A template never changed since versions exist
+    (seeded by a migration) shows its content as version 1, unsaved: reading writes nothing, and its
+    first change keeps it (on_template_saving)."""
     versions = list(template.versions.order_by("-version"))
     if not versions:
-        versions = [version_record(template)]
+        content = {name: getattr(template, name) for name in CONTENT_FIELDS}
+        versions = [TemplateVersion(template=template, version=1, created_at=template.updated_at, **content)]
     return versions
+
+
+def template_version_number(template: NotificationTemplate) -> int:
+    """The current version's number: annotated by a list (`latest_version`), else read."""
+    latest = getattr(template, "latest_version", None)
+    if latest is None:
+        latest = template.versions.aggregate(latest=Max("version"))["latest"]
+    return int(latest or 1)
 
 
 def version_record(template: NotificationTemplate) -> TemplateVersion:
