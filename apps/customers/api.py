@@ -22,6 +22,7 @@ from apps.customers.models import (
 from apps.customers.preferences import preferences_of, preferences_update
 from apps.customers.selectors import customer_get, customer_list
 from apps.customers.services import customer_create, customer_update
+from core.db_router import reads_from_replica
 
 BLANK_WHEN_NULL = ("email", "phone", "telegram_chat_id")
 
@@ -106,6 +107,7 @@ class CustomerListApi(APIView):
     pagination_class = PageNumberPagination
 
     @extend_schema(parameters=[CustomerFilterSerializer], responses=CustomerOutputSerializer(many=True))
+    @reads_from_replica
     def get(self, request: Request) -> Response:
         queryset = customer_list(**validated(CustomerFilterSerializer, request.query_params))
         return paginated_response(

@@ -27,6 +27,7 @@ from apps.notifications.selectors import (
     notifications_of_order,
 )
 from apps.orders.models import Order
+from core.db_router import reads_from_replica
 
 
 class BrokerUnavailable(ApiError):
@@ -193,6 +194,7 @@ class DeadLetterListApi(APIView):
     pagination_class = DeadLetterPagination
 
     @extend_schema(parameters=[DeadLetterFilterSerializer], responses=DeadLetterOutputSerializer(many=True))
+    @reads_from_replica
     def get(self, request: Request) -> Response:
         filters = validated(DeadLetterFilterSerializer, request.query_params)
         return paginated_response(
@@ -266,6 +268,7 @@ class NotificationHistoryApi(APIView):
     pagination_class = HistoryPagination
 
     @extend_schema(parameters=[HistoryFilterSerializer], responses=NotificationOutputSerializer(many=True))
+    @reads_from_replica
     def get(self, request: Request) -> Response:
         filters = validated(HistoryFilterSerializer, request.query_params)
         queryset = notification_history(

@@ -18,6 +18,7 @@ from apps.orders.models import Order, OrderItem, OrderStatusChange
 from apps.orders.selectors import order_get, order_list
 from apps.orders.services import ItemInput, order_change_status, order_create
 from apps.orders.state_machine import IllegalTransition, OrderStatus
+from core.db_router import reads_from_replica
 
 # Sections other apps add to the order detail (name -> function of the order), registered in their
 # AppConfig.ready(); this keeps orders from importing them.
@@ -99,6 +100,7 @@ class OrderListApi(APIView):
     pagination_class = PageNumberPagination
 
     @extend_schema(parameters=[OrderFilterSerializer], responses=OrderOutputSerializer(many=True))
+    @reads_from_replica
     def get(self, request: Request) -> Response:
         filters = validated(OrderFilterSerializer, request.query_params)
         queryset = order_list(

@@ -95,6 +95,22 @@ else:
     )
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
+# A streaming replica of the primary (docs/scaling.md): list and history reads go there while it
+# answers and lags by at most DATABASE_REPLICA_MAX_LAG seconds (core/db_router.py).
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {
+        **env.db_url_config(DATABASE_REPLICA_URL),
+        "CONN_MAX_AGE": DATABASES["default"].get("CONN_MAX_AGE", 0),
+        "CONN_HEALTH_CHECKS": True,
+        # A replica that does not answer must cost a request little: it falls back to the primary.
+        "OPTIONS": {"connect_timeout": env.int("DATABASE_REPLICA_CONNECT_TIMEOUT", default=1)},
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["core.db_router.ReplicaRouter"]
+DATABASE_REPLICA_MAX_LAG = env.float("DATABASE_REPLICA_MAX_LAG", default=5.0)
+DATABASE_REPLICA_CHECK_INTERVAL = env.float("DATABASE_REPLICA_CHECK_INTERVAL", default=2.0)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # `manage.py test` runs the pytest suite.
 TEST_RUNNER = "core.test_runner.PytestTestRunner"

@@ -1,0 +1,147 @@
+"""A real PostgreSQL primary and streaming replica (initdb, pg_basebackup -R, pg_ctl on free ports),
+with gunicorn on DATABASE_URL + DATABASE_REPLICA_URL: list and history reads come from the replica
+(a row written while the replica's replay is paused is missing from lists and present in detail
+reads), a replica behind the lag bound and a stopped replica send reads to the primary, and no
+request fails on the way."""
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from core.db_router import REPLICA, ReplicaRouter, health, reads_from_replica
+from tests.fakes.postgres import ReplicatedCluster
+from tests.fakes.processes import ROOT, Process, gunicorn
+from tests.fakes.smtp import FakeSMTP
+from tests.fakes.telegram import FakeTelegram
+from tests.fakes.worker import wait_for, worker_env
+
+pytestmark = [pytest.mark.slow]
+
+
+@pytest.fixture
+def cluster() -> Iterator[ReplicatedCluster]:
+    cluster = ReplicatedCluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def stack(
+    cluster: ReplicatedCluster, fake_telegram: FakeTelegram, fake_smtp: FakeSMTP, tmp_path: Path
+) -> Iterator[dict[str, httpx.Client]]:
+    """Two gunicorns on the pair: `patient` accepts a replica 10 minutes behind, `strict` 1 second."""
+    env = worker_env(
+        fake_telegram=fake_telegram,
+        fake_smtp=fake_smtp,
+        DATABASE_URL=cluster.primary.url,
+        DATABASE_REPLICA_URL=cluster.replica.url,
+        DATABASE_REPLICA_CHECK_INTERVAL="0.2",
+        CONN_MAX_AGE="60",  # the replica connection is kept, as in production, and then dies
+        CACHE_ENABLED="false",  # the shared test Redis must not answer for this private database
+    )
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=180)
+    created = subprocess.run(
+        [*manage, "create_api_key", "replica"], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+    key = created.stdout.strip().splitlines()[-1]
+    processes: list[Process] = []
+    clients = {}
+    try:
+        for name, lag in (("patient", "600"), ("strict", "1")):
+            process, url = gunicorn(
+                env={**env, "DATABASE_REPLICA_MAX_LAG": lag}, log_path=tmp_path / f"{name}.log", workers=1
+            )
+            processes.append(process)
+            headers = {"Authorization": f"Api-Key {key}"}
+            clients[name] = httpx.Client(base_url=url, headers=headers, timeout=10)
+        yield clients
+    finally:
+        for process in processes:
+            process.stop()
+
+
+def listed(client: httpx.Client, path: str, **params: Any) -> list[dict[str, Any]]:
+    response = client.get(path, params=params)
+    assert response.status_code == 200, response.text
+    return list(response.json()["results"])
+
+
+def customers_named(client: httpx.Client, email: str) -> int:
+    return len(listed(client, "/api/v1/customers/", email=email))
+
+
+def test_list_reads_come_from_the_replica_until_it_lags_or_stops(
+    cluster: ReplicatedCluster, stack: dict[str, httpx.Client]
+) -> None:
+    patient, strict = stack["patient"], stack["strict"]
+    ada = patient.post("/api/v1/customers/", json={"name": "Ada", "email": "ada@example.com"})
+    assert ada.status_code == 201
+    assert wait_for(lambda: cluster.replica.execute("SELECT count(*) FROM customers_customer")[0][0] == 1)
+    assert customers_named(patient, "ada@example.com") == 1
+
+    # The replica stops applying what it receives: what is written now exists only on the primary.
+    cluster.replica.execute("SELECT pg_wal_replay_pause()")
+    bob = patient.post("/api/v1/customers/", json={"name": "Bob", "email": "bob@example.com"})
+    assert bob.status_code == 201
+    bob_id = bob.json()["id"]
+    item = {"sku": "MUG", "name": "Mug", "quantity": 1, "unit_price": "9.99"}
+    order = patient.post("/api/v1/orders/", json={"customer": bob_id, "items": [item]})
+    assert order.status_code == 201, order.text  # its reads after the write (the customer) hit the primary
+
+    # Lists and history read the replica: Bob and his order's notification are not there yet...
+    assert customers_named(patient, "bob@example.com") == 0
+    assert listed(patient, "/api/v1/orders/", customer=bob_id) == []
+    assert listed(patient, "/api/v1/notifications/history/", customer=bob_id) == []
+    # ...while a detail read goes to the primary.
+    assert patient.get(f"/api/v1/customers/{bob_id}/").status_code == 200
+
+    # The strict process sees the replica fall behind its 1 s bound and reads the primary instead.
+    assert wait_for(lambda: customers_named(strict, "bob@example.com") == 1, timeout=20)
+    assert len(listed(strict, "/api/v1/notifications/history/", customer=bob_id)) == 1
+    assert customers_named(patient, "bob@example.com") == 0  # still within the patient one's bound
+
+    cluster.replica.execute("SELECT pg_wal_replay_resume()")
+    assert wait_for(lambda: customers_named(patient, "bob@example.com") == 1, timeout=20)
+
+    # The replica goes away under a kept connection: reads answer from the primary, every one 200.
+    cluster.replica.stop("immediate")
+    for _ in range(5):
+        assert customers_named(patient, "bob@example.com") == 1
+        assert len(listed(patient, "/api/v1/orders/", customer=bob_id)) == 1
+    carol = patient.post("/api/v1/customers/", json={"name": "Carol", "email": "carol@example.com"})
+    assert carol.status_code == 201
+    assert customers_named(patient, "carol@example.com") == 1
+    assert customers_named(strict, "carol@example.com") == 1
+
+
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+def test_only_marked_reads_without_a_write_before_them_go_to_the_replica(settings: Any) -> None:
+    """The router's choices, with the replica taken as healthy: a worker's claim, an unmarked view
+    and a read after a write in a marked view all read the primary."""
+    settings.DATABASES = {**settings.DATABASES, REPLICA: settings.DATABASES["default"]}
+    health.usable, health.checked_at = True, float("inf")
+    router = ReplicaRouter()
+    seen: list[str] = []
+
+    @reads_from_replica
+    def list_view() -> None:
+        seen.append(router.db_for_read(None))
+        seen.append(router.db_for_write(None))
+        seen.append(router.db_for_read(None))
+
+    try:
+        assert router.db_for_read(None) == "default"  # outside a marked view: workers, details, admin
+        list_view()
+        assert seen == ["replica", "default", "default"]
+        assert router.db_for_read(None) == "default"
+        assert not router.allow_migrate(REPLICA, "customers")
+    finally:
+        health.usable, health.checked_at = False, float("-inf")
