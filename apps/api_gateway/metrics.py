@@ -93,7 +93,7 @@ class SharedStateCollector:
             circuit.add_metric([channel], 0.0 if breaker_for(channel).state() == "closed" else 1.0)
         yield circuit
         depth = GaugeMetricFamily("notifications_queue_depth", "Tasks waiting in a queue", labels=["queue"])
-        if str(settings.CELERY_BROKER_URL).startswith("redis"):
+        if str(settings.CELERY_BROKER_URL).startswith(("redis", "sentinel")):
             try:
                 for queue, count in queue_depths().items():
                     depth.add_metric([queue], float(count))
@@ -132,13 +132,11 @@ def outbox_due() -> GaugeMetricFamily:
 
 def queue_depths() -> dict[str, int]:
     """LLEN of each queue, summed over its priority sub-queues, on the broker's Redis."""
-    import redis
+    from core.redis_config import broker_client
 
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     steps = cast(list[int], options.get("priority_steps", [0]))
-    client = redis.Redis.from_url(
-        str(settings.CELERY_BROKER_URL), socket_timeout=0.5, socket_connect_timeout=0.5
-    )
+    client = broker_client(str(settings.CELERY_BROKER_URL), master=settings.REDIS_SENTINEL_MASTER)
     depths = {}
     from apps.notifications.channels import channel_factory
 

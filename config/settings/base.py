@@ -6,6 +6,7 @@ import environ
 from kombu import Exchange, Queue
 
 from core.kombu_redis import transport_for
+from core.redis_config import TIMEOUTS, broker_url, cache_settings, parse_sentinels
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -135,16 +136,13 @@ STORAGES = {
 }
 
 # --- Redis: broker, cache, throttling. Unset means the embedded defaults. ---
-REDIS_URL = env("REDIS_URL", default="")
+# With Sentinel (host:port,host:port,...), every Redis user finds the master through it and follows a
+# failover; REDIS_URL then gives only the database number and password (core/redis_config.py).
+REDIS_SENTINELS = parse_sentinels(env.list("REDIS_SENTINELS", default=[]))
+REDIS_SENTINEL_MASTER = env_text("REDIS_SENTINEL_MASTER", "mymaster")
+REDIS_URL = env("REDIS_URL", default="redis://sentinel/0" if REDIS_SENTINELS else "")
 if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            # Short timeouts: a Redis outage must not hang a request (DESIGN 5.7).
-            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
-        }
-    }
+    CACHES = {"default": cache_settings(REDIS_URL, sentinels=REDIS_SENTINELS, master=REDIS_SENTINEL_MASTER)}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -158,7 +156,10 @@ CACHE_TIMEOUT = env.int("CACHE_TIMEOUT", default=300)
 # Without Redis the broker is kombu's SQLAlchemy transport on a SQLite file: it works across
 # processes (web, worker, scheduler) with no extra server.
 CELERY_BROKER_URL = env_text(
-    "CELERY_BROKER_URL", REDIS_URL or f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
+    "CELERY_BROKER_URL",
+    broker_url(REDIS_URL, sentinels=REDIS_SENTINELS)
+    if REDIS_URL
+    else f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}",
 )
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
@@ -182,6 +183,10 @@ CELERY_TIMEZONE = "UTC"
 # Redis redelivers an unacknowledged task after the visibility timeout; it must exceed the longest
 # countdown (NOTIFICATION_BACKOFF_CAP) or a delayed retry would be delivered twice.
 def broker_transport_options(url: str) -> dict[str, object]:
+    if url.startswith("sentinel://"):
+        # kombu's Sentinel transport: the master's name, and timeouts for asking the Sentinels.
+        sentinel = {"master_name": REDIS_SENTINEL_MASTER, "sentinel_kwargs": dict(TIMEOUTS)}
+        return {**broker_transport_options("redis://"), **sentinel}
     if url.startswith(("redis://", "rediss://")):
         # priority_steps: order-status notifications (priority 0) are taken before bulk ones (6).
         return {

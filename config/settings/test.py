@@ -6,10 +6,18 @@ With REQUIRE_SERVICES=1 (CI) tests/conftest.py turns a missing PostgreSQL or Red
 import os
 
 from core.kombu_redis import transport_for
+from core.redis_config import cache_settings
 from core.utils.net import port_open
 
 from .base import *  # noqa: F403
-from .base import DATABASES, LOGGING, broker_transport_options, env
+from .base import (
+    DATABASES,
+    LOGGING,
+    REDIS_SENTINEL_MASTER,
+    REDIS_SENTINELS,
+    broker_transport_options,
+    env,
+)
 
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production"
@@ -31,12 +39,9 @@ if not REDIS_URL and port_open("127.0.0.1", 6379):
     REDIS_URL = "redis://127.0.0.1:6379/15"
 if REDIS_URL:
     CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "test",
-            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
-        }
+        "default": cache_settings(
+            REDIS_URL, sentinels=REDIS_SENTINELS, master=REDIS_SENTINEL_MASTER, KEY_PREFIX="test"
+        )
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

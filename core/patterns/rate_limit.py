@@ -106,6 +106,15 @@ return {free, tostring(tonumber(entry[2]) + window - now)}
 """
 
 
+# KEYS: a one-slot limit's key; ARGV: window. Its slot counts from now: the time a send was done.
+_RESTART = """
+local t = redis.call('TIME')
+redis.call('DEL', KEYS[1])
+redis.call('ZADD', KEYS[1], tonumber(t[1]) + tonumber(t[2]) / 1000000, 'done')
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[1]) * 1000) + 1000)
+"""
+
+
 class RateLimitUnavailable(Exception):
     """The shared store cannot be reached; callers should wait rather than send unlimited."""
 
@@ -145,6 +154,10 @@ class _LocalLimiter:
 
     def acquire_each(self, shared: Limit, items: list[Limit]) -> list[float]:
         return [self.acquire([shared, item]) for item in items]
+
+    def restart(self, limit: Limit) -> None:
+        with self._lock:
+            self._log[limit.key] = deque([time.monotonic()])
 
 
 _local = _LocalLimiter()
@@ -200,3 +213,20 @@ def available(limit: Limit, want: int = 1) -> tuple[int, float]:
     except redis.RedisError as exc:
         raise RateLimitUnavailable(str(exc)) from exc
     return int(free), float(wait)
+
+
+def restart(limit: Limit) -> None:
+    """Count a one-slot limit's window from now instead of from when its slot was taken.
+
+    A batch takes its slots at once and then sends over several connections, so a send can leave
+    a good part of a second after its slot was taken; the provider counts from when the message
+    arrived. Restarted after each send, the next slot of that recipient is a full window after the
+    message itself (a backlog to one chat after an outage would otherwise draw 429s)."""
+    client = get_redis()
+    if client is None:
+        _local.restart(limit)
+        return
+    try:
+        client.eval(_RESTART, 1, limit.key, limit.window)
+    except redis.RedisError as exc:
+        raise RateLimitUnavailable(str(exc)) from exc

@@ -5,22 +5,24 @@ import os
 import redis
 from django.conf import settings
 
-_client: tuple[int, str, redis.Redis] | None = None
+from core.redis_config import client
+
+_client: tuple[tuple[object, ...], redis.Redis] | None = None
 
 
 def get_redis() -> redis.Redis | None:
-    """The shared client, or None when no REDIS_URL is configured (the embedded mode)."""
+    """The shared client, or None when no REDIS_URL is configured (the embedded mode). With
+    REDIS_SENTINELS, a client of the current master (core/redis_config.py)."""
     global _client
     url = str(settings.REDIS_URL or "")
     if not url:
         return None
-    if _client is None or _client[0] != os.getpid() or _client[1] != url:
-        # Short timeouts: a Redis outage must cost milliseconds per call, not hang a worker.
-        client = redis.Redis.from_url(
-            url, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=30
-        )
-        _client = (os.getpid(), url, client)
-    return _client[2]
+    sentinels, master = settings.REDIS_SENTINELS, settings.REDIS_SENTINEL_MASTER
+    identity = (os.getpid(), url, tuple(sentinels), master)
+    if _client is None or _client[0] != identity:
+        # Short timeouts (redis_config.TIMEOUTS): a Redis outage costs milliseconds per call.
+        _client = (identity, client(url, sentinels=sentinels, master=master, health_check_interval=30))
+    return _client[1]
 
 
 def first_claim(key: str, ttl: int) -> bool:

@@ -42,7 +42,7 @@ class Process:
 class RedisServer(Process):
     """A private, memory-only redis-server on its own port; stopping it loses everything in it."""
 
-    def __init__(self, log_path: Path) -> None:
+    def __init__(self, log_path: Path, *extra: str) -> None:
         self.port = free_port()
         args = [
             "redis-server",
@@ -54,6 +54,7 @@ class RedisServer(Process):
             "",
             "--appendonly",
             "no",
+            *extra,
         ]
         super().__init__(args, env=dict(os.environ), log_path=log_path)
 

@@ -1,5 +1,6 @@
 """Telegram Bot API channel: sendMessage over one keep-alive httpx client per worker process."""
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -17,7 +18,14 @@ from apps.notifications.channels.base import (
     TransientError,
     send_in_lanes,
 )
-from core.patterns.rate_limit import Limit, RateLimitUnavailable, acquire, acquire_each, available
+from core.patterns.rate_limit import (
+    Limit,
+    RateLimitUnavailable,
+    acquire,
+    acquire_each,
+    available,
+    restart,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +143,8 @@ class TelegramChannel(Channel):
                 logger.warning("Telegram rejected HTML entities; resending as plain text")
                 result = self._send_message(message.address, fallback, parse_mode=None, silent=message.silent)
             ids.append(str(result["message_id"]))
+            with contextlib.suppress(RateLimitUnavailable):
+                restart(self._limits(message.address)[1])  # the chat's next slot counts from here
         return ",".join(ids)
 
     def _send_part(self, chat_id: str, text: str, *, first: bool, silent: bool) -> dict[str, Any]:

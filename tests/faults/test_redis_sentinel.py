@@ -1,0 +1,137 @@
+"""Redis Sentinel failover under load, with real processes: a Redis master, a replica and three
+Sentinels; gunicorn, a worker and beat configured with REDIS_SENTINELS only. Orders are posted at a
+steady pace while the master is killed with SIGKILL and the Sentinels promote the replica: every
+request answers 2xx, every order's email and Telegram message arrives, none twice (no worker dies,
+so nothing is in doubt), and the fake Telegram server never answers 429."""
+
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from apps.api_gateway.services import api_key_create
+from apps.customers.models import Customer
+from apps.notifications.models import Delivery
+from core.redis_config import broker_url, parse_sentinels
+from tests.fakes.processes import Process, celery_beat, gunicorn
+from tests.fakes.sentinel import MASTER_NAME, SentinelGroup
+from tests.fakes.smtp import FakeSMTP
+from tests.fakes.telegram import FakeTelegram
+from tests.fakes.worker import CeleryWorker, wait_for, worker_env
+
+pytestmark = [pytest.mark.slow]
+
+RATE = 10  # orders per second
+CHANNELS = ["telegram", "email"]
+BEFORE, AFTER = 3.0, 8.0  # seconds of orders before the kill, and after it
+
+
+@pytest.fixture
+def sentinel_stack(
+    integration: CeleryWorker, fake_telegram: FakeTelegram, fake_smtp: FakeSMTP, tmp_path: Path
+) -> Iterator[tuple[SentinelGroup, str]]:
+    group = SentinelGroup(tmp_path).start()
+    env = worker_env(
+        fake_telegram=fake_telegram,
+        fake_smtp=fake_smtp,
+        REDIS_SENTINELS=group.hosts,
+        REDIS_SENTINEL_MASTER=MASTER_NAME,
+        REDIS_URL="redis://sentinel/0",
+        CELERY_BROKER_URL=broker_url("redis://sentinel/1", sentinels=parse_sentinels(group.hosts.split(","))),
+        NOTIFICATION_SWEEP_INTERVAL="1",
+        NOTIFICATION_REENQUEUE_AFTER="2",
+    )
+    worker = CeleryWorker(env=env, log_path=tmp_path / "worker.log")
+    processes: list[Process] = []
+    try:
+        worker.start(purge=False)  # a new Redis: nothing to purge
+        web, url = gunicorn(env=env, log_path=tmp_path / "gunicorn.log")
+        processes += [web, celery_beat(env=env, log_path=tmp_path / "beat.log", schedule=tmp_path / "beat")]
+        yield group, url
+    finally:
+        for process in processes:
+            process.stop()
+        worker.stop()
+        group.stop()
+
+
+def _logs(tmp_path: Path) -> str:
+    return "\n".join(
+        f"--- {name}\n" + "\n".join((tmp_path / name).read_text(errors="replace").splitlines()[-30:])
+        for name in ("worker.log", "beat.log", "gunicorn.log")
+    )
+
+
+def test_master_killed_during_steady_orders_loses_nothing(
+    sentinel_stack: tuple[SentinelGroup, str],
+    fake_smtp: FakeSMTP,
+    fake_telegram: FakeTelegram,
+    tmp_path: Path,
+) -> None:
+    group, url = sentinel_stack
+    old_master = group.master.port
+    _, key = api_key_create(name="sentinel")
+    client = httpx.Client(base_url=url, headers={"Authorization": f"Api-Key {key}"}, timeout=10)
+    customers = Customer.objects.bulk_create(
+        Customer(name=f"C{i}", email=f"c{i}@example.com", telegram_chat_id=str(9000 + i), channels=CHANNELS)
+        for i in range(20)
+    )
+    codes: Counter[int] = Counter()
+    slowest = 0.0
+    started = time.monotonic()
+    killed_at: float | None = None
+    promoted_after: float | None = None
+    posted = 0
+    while time.monotonic() - started < BEFORE + AFTER:
+        if killed_at is None and time.monotonic() - started >= BEFORE:
+            group.master.stop(signal.SIGKILL)
+            killed_at = time.monotonic()
+        if killed_at is not None and promoted_after is None and group.master_port() not in (None, old_master):
+            promoted_after = time.monotonic() - killed_at
+        body = {
+            "customer": customers[posted % len(customers)].pk,
+            "items": [{"sku": "MUG", "name": "Mug", "quantity": 1, "unit_price": "9.99"}],
+        }
+        request_started = time.monotonic()
+        codes[client.post("/api/v1/orders/", json=body).status_code] += 1
+        slowest = max(slowest, time.monotonic() - request_started)
+        posted += 1
+        time.sleep(max(0.0, started + posted / RATE - time.monotonic()))
+    assert killed_at is not None
+
+    def delivered() -> bool:
+        return Delivery.objects.filter(status="sent").count() == 2 * posted
+
+    assert wait_for(delivered, timeout=120, interval=0.5), _logs(tmp_path)
+    after_kill = Delivery.objects.filter(created_at__gt=_wall(killed_at), channel="email")
+    first_sent = min(d.sent_at for d in after_kill if d.sent_at is not None)
+    resumed_after = (first_sent - _wall(killed_at)).total_seconds()
+    emails = Counter(str(m["Subject"]) for m in fake_smtp.messages)
+    telegrams = Counter(fake_telegram.texts())
+    duplicates = sum(emails.values()) - len(emails) + sum(telegrams.values()) - len(telegrams)
+    print(
+        f"\nsentinel failover: {posted} orders at {RATE}/s, status codes {dict(codes)}, slowest request "
+        f"{slowest:.2f} s, new master named {promoted_after} s after the kill, first email of an order "
+        f"accepted after the kill sent {resumed_after:.1f} s after it, {duplicates} duplicates, "
+        f"{fake_telegram.rate_limited} x 429 {Counter(fake_telegram.limited_by)}"
+    )
+    assert codes == Counter({201: posted})
+    assert promoted_after is not None  # the replica was promoted while orders came in
+    assert len(emails) == posted
+    assert len(telegrams) == posted
+    assert duplicates == 0  # no worker died: nothing was sent without being recorded
+    assert fake_telegram.rate_limited == 0
+
+
+def _wall(monotonic_at: float) -> Any:
+    """A monotonic instant as an aware datetime (for comparing with database timestamps)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return timezone.now() - timedelta(seconds=time.monotonic() - monotonic_at)
