@@ -108,7 +108,20 @@ def bench_api(env: dict[str, str]) -> dict[str, Any]:
             results[label]["queries"] = queries_per_request(
                 cache == "true", key, customer.pk, order_id, row.pk, order, send
             )
+    # Database connections (cache on): kept per process is the default (CONN_MAX_AGE=60).
+    for mode, extra in CONNECTION_MODES.items():
+        with _stack({**env, **extra}) as base:
+            results[mode] = {
+                "baseline_get": wrk(f"{base}/api/v1/bench/rows/{row.pk}/", key, f"{mode}-row", method="GET"),
+                "create_order": wrk(f"{base}/api/v1/orders/", key, f"{mode}-orders", body=order),
+            }
     return results
+
+
+CONNECTION_MODES = {
+    "connection_per_request": {"CONN_MAX_AGE": "0"},
+    "connection_pool": {"DATABASE_POOL": "true"},
+}
 
 
 def api_rows(api: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
@@ -126,6 +139,14 @@ def api_rows(api: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
             "  cache off", f"{y['req_per_s']}/s p99 {y['p99_ms']} ms; queries {off['queries'][name]}"
             f" (on: {on['queries'][name]})", f"{base} {off[base]['req_per_s']}/s", y["ratio_to_baseline"],
         ))  # fmt: skip
+    for name in ("baseline_get", "create_order"):
+        if not all(mode in api for mode in CONNECTION_MODES):
+            break
+        kept = on[name]["req_per_s"]
+        figures = ", ".join(
+            f"{mode.split('_', 1)[1]} {api[mode][name]['req_per_s']}/s" for mode in CONNECTION_MODES
+        )
+        rows.append((f"  {name} connections", f"kept {kept}/s; {figures}", "", ""))
     return rows
 
 

@@ -157,8 +157,10 @@ def bench_email(smtp_stats: int, smtp_port: int, telegram_stats: int) -> dict[st
     batch = customers("alone", N_EMAIL, channels=["email"])
     before = stats(smtp_stats)["messages"]
     order_backlog(batch)
+    sessions_before = database_sessions()
     started = time.time()
     delivered, alone = drain_rate(smtp_stats, before, N_EMAIL, started)
+    sessions = database_sessions() - sessions_before
     raw = raw_smtp(smtp_stats, smtp_port, N_EMAIL)
 
     # 2. the same beside a Telegram backlog of 300 chats, one worker serving both
@@ -183,6 +185,8 @@ def bench_email(smtp_stats: int, smtp_port: int, telegram_stats: int) -> dict[st
         "deliveries_per_s": round(alone, 1),
         "raw_smtp_per_s": round(raw, 1),
         "ratio": round(alone / raw, 2),
+        # PostgreSQL connections opened while the backlog drained (the worker's, mostly).
+        "database_connections": sessions,
         "mixed": {
             "email_delivered": mixed_delivered,
             "email_per_s": round(mixed, 1),
@@ -193,6 +197,15 @@ def bench_email(smtp_stats: int, smtp_port: int, telegram_stats: int) -> dict[st
             "telegram_429": telegram["rate_limited"] - telegram_before["rate_limited"],
         },
     }
+
+
+def database_sessions() -> int:
+    """Connections made to this database so far (PostgreSQL 14+ counts them)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return int(cursor.fetchone()[0])
 
 
 N_MIXED_TELEGRAM = 300
@@ -377,8 +390,8 @@ def print_table(r: dict[str, Any]) -> None:
     if "email" in r:
         e, lat, m = r["email"], r["latency"], r["email"]["mixed"]
         rows += [
-            (f"email backlog {e['backlog']}", f"{e['deliveries_per_s']}/s", f"raw smtplib {e['raw_smtp_per_s']}/s",
-             e["ratio"]),
+            (f"email backlog {e['backlog']}", f"{e['deliveries_per_s']}/s, {e['database_connections']} connections "
+             "opened", f"raw smtplib {e['raw_smtp_per_s']}/s", e["ratio"]),
             ("  beside telegram backlog", f"email {m['email_per_s']}/s, telegram {m['telegram_per_s']}/s "
              f"({m['telegram_429']} x 429)", f"raw smtplib {m['raw_smtp_per_s']}/s", m["email_ratio"]),
             (f"order->email at {lat['rate_per_s']}/s", f"p50 {lat['p50_ms']} ms p99 {lat['p99_ms']} ms "

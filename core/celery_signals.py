@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from celery.signals import before_task_publish, task_postrun, task_prerun, worker_ready, worker_shutdown
+from django.db import close_old_connections
 
 from core.cache import scope_begin as cache_scope_begin
 from core.cache import scope_end as cache_scope_end
@@ -31,6 +32,10 @@ def _restore_request_id(task: Any = None, **_: Any) -> None:
     request_id = getattr(task.request, "request_id", None) if task is not None else None
     request_id_var.set(request_id or "-")
     cache_scope_begin()
+    # What Django does at each request, for each task: a connection past CONN_MAX_AGE or broken by an
+    # error is closed, and a kept one is checked before its first use (CONN_HEALTH_CHECKS). Celery's
+    # own closing after every task is off (CELERY_DB_REUSE_MAX), so workers keep their connections.
+    close_old_connections()
 
 
 @task_postrun.connect

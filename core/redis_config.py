@@ -72,8 +72,9 @@ def cache_settings(url: str, *, sentinels: Sentinels, master: str, **extra: Any)
 
 
 def broker_url(url: str, *, sentinels: Sentinels) -> str:
-    """The Celery broker URL for Redis at `url`: with Sentinels, kombu's sentinel:// list."""
-    if not sentinels:
+    """The Celery broker URL for `url`: with Sentinels, a redis:// URL becomes kombu's sentinel:// list
+    on its database (the Sentinels win over its host); anything else is left as it is."""
+    if not sentinels or not url.startswith(("redis://", "rediss://")):
         return url
     params = _db_and_password(url)
     auth = f":{params['password']}@" if params["password"] else ""
@@ -87,3 +88,29 @@ def broker_client(url: str, *, master: str) -> redis.Redis:
     urls = url.split(";")
     sentinels = [(parts.hostname or "127.0.0.1", parts.port or 26379) for parts in map(urlsplit, urls)]
     return master_client(urls[0].replace("sentinel://", "redis://", 1), sentinels=sentinels, master=master)
+
+
+def broker_transport_options(url: str, *, master: str) -> dict[str, object]:
+    """kombu transport options for the broker at `url` (Redis or Sentinel; others get none)."""
+    if url.startswith("sentinel://"):
+        # kombu's Sentinel transport: the master's name, and timeouts for asking the Sentinels.
+        sentinel = {"master_name": master, "sentinel_kwargs": dict(TIMEOUTS)}
+        return {**broker_transport_options("redis://", master=master), **sentinel}
+    if not url.startswith(("redis://", "rediss://")):
+        return {}
+    return {
+        # Redis redelivers an unacknowledged task after the visibility timeout; it must exceed the
+        # longest countdown (NOTIFICATION_BACKOFF_CAP) or a delayed retry would be delivered twice.
+        "visibility_timeout": 3600,
+        "socket_connect_timeout": 1,
+        "socket_timeout": 5,
+        # Order-status notifications (priority 0) are taken before bulk ones (6).
+        "priority_steps": [0, 3, 6, 9],
+        "queue_order_strategy": "priority",
+        # Publishing gives up after one quick retry instead of kombu's default of several seconds:
+        # on the request path the rows are committed already and the outbox sweep sends later.
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.5,
+    }

@@ -12,6 +12,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = {"migrate", "web1", "web2", "worker-telegram", "worker-email", "beat"}
+HA_SERVICES = {"postgres-replica", "redis-replica", *(f"redis-sentinel-{n}" for n in (1, 2, 3))}
 
 
 def compose() -> dict[str, Any]:
@@ -27,13 +28,26 @@ def test_compose_file_is_valid_against_the_compose_specification() -> None:
 
 def test_compose_describes_the_whole_stack() -> None:
     services = compose()["services"]
-    assert set(services) == {"postgres", "redis", "nginx", "prometheus"} | APP_SERVICES
+    assert set(services) == {"postgres", "redis", "nginx", "prometheus"} | APP_SERVICES | HA_SERVICES
     assert services["prometheus"]["profiles"] == ["monitoring"]  # optional
     assert services["worker-telegram"]["environment"]["WORKER_QUEUES"] == "notifications.telegram"
     assert "notifications.email" in services["worker-email"]["environment"]["WORKER_QUEUES"]
     assert services["migrate"]["command"] == ["migrate"]
     for name in APP_SERVICES - {"migrate"}:
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_the_ha_profile_adds_replicas_and_three_sentinels_watching_one_master() -> None:
+    services = compose()["services"]
+    for name in HA_SERVICES:
+        assert services[name]["profiles"] == ["ha"]  # optional, like monitoring
+    assert "--replicaof" in services["redis-replica"]["command"]
+    assert "pg_basebackup -h postgres" in services["postgres-replica"]["command"][-1]
+    sentinel_scripts = {services[f"redis-sentinel-{n}"]["command"][-1] for n in (1, 2, 3)}
+    assert len(sentinel_scripts) == 1  # the same configuration three times
+    assert "sentinel monitor notify redis 6379 2" in sentinel_scripts.pop()
+    hba = (ROOT / "docker" / "postgres" / "allow-replication.sh").read_text()
+    assert "host replication" in hba
 
 
 def test_every_process_starts_through_bin_start() -> None:

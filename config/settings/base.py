@@ -5,8 +5,9 @@ from pathlib import Path
 import environ
 from kombu import Exchange, Queue
 
+from core.db_config import database_settings
 from core.kombu_redis import transport_for
-from core.redis_config import TIMEOUTS, broker_url, cache_settings, parse_sentinels
+from core.redis_config import broker_transport_options, broker_url, cache_settings, parse_sentinels
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -77,37 +78,32 @@ TEMPLATES = [
     },
 ]
 
-# SQLite is the embedded default; WAL and IMMEDIATE transactions let web, worker and scheduler
-# processes share one file without "database is locked" surprises.
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
-        }
+# SQLite is the embedded default (WAL, IMMEDIATE transactions: web, worker and scheduler share one
+# file). PostgreSQL connections are kept per process for CONN_MAX_AGE seconds and checked before
+# reuse, or with DATABASE_POOL=true taken from a psycopg pool in each process; DATABASE_PGBOUNCER=true
+# for PgBouncer in transaction mode (core/db_config.py, docs/scaling.md).
+DATABASE_OPTIONS = {
+    "conn_max_age": env.int("CONN_MAX_AGE", default=60),
+    "connect_timeout": env.int("DATABASE_CONNECT_TIMEOUT", default=3),
+    "pool": env.bool("DATABASE_POOL", default=False),
+    "pool_max_size": env.int("DATABASE_POOL_MAX_SIZE", default=4),
+    "pgbouncer": env.bool("DATABASE_PGBOUNCER", default=False),
+}
+DATABASES = {
+    "default": database_settings(
+        env.db_url_config(env_text("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")), **DATABASE_OPTIONS
     )
-else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-    # A database that does not answer must fail health checks and requests fast, not hang them.
-    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
-        "DATABASE_CONNECT_TIMEOUT", default=3
-    )
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-
+}
 # A streaming replica of the primary (docs/scaling.md): list and history reads go there while it
-# answers and lags by at most DATABASE_REPLICA_MAX_LAG seconds (core/db_router.py).
+# answers and lags by at most DATABASE_REPLICA_MAX_LAG seconds (core/db_router.py). A replica that
+# does not answer costs a request little (a short connect timeout): it falls back to the primary.
 DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
 if DATABASE_REPLICA_URL:
-    DATABASES["replica"] = {
-        **env.db_url_config(DATABASE_REPLICA_URL),
-        "CONN_MAX_AGE": DATABASES["default"].get("CONN_MAX_AGE", 0),
-        "CONN_HEALTH_CHECKS": True,
-        # A replica that does not answer must cost a request little: it falls back to the primary.
-        "OPTIONS": {"connect_timeout": env.int("DATABASE_REPLICA_CONNECT_TIMEOUT", default=1)},
-        "TEST": {"MIRROR": "default"},
-    }
+    DATABASES["replica"] = database_settings(
+        env.db_url_config(DATABASE_REPLICA_URL),
+        **{**DATABASE_OPTIONS, "connect_timeout": env.int("DATABASE_REPLICA_CONNECT_TIMEOUT", default=1)},
+    )
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 DATABASE_ROUTERS = ["core.db_router.ReplicaRouter"]
 DATABASE_REPLICA_MAX_LAG = env.float("DATABASE_REPLICA_MAX_LAG", default=5.0)
 DATABASE_REPLICA_CHECK_INTERVAL = env.float("DATABASE_REPLICA_CHECK_INTERVAL", default=2.0)
@@ -155,11 +151,9 @@ CACHE_TIMEOUT = env.int("CACHE_TIMEOUT", default=300)
 # --- Celery ---
 # Without Redis the broker is kombu's SQLAlchemy transport on a SQLite file: it works across
 # processes (web, worker, scheduler) with no extra server.
-CELERY_BROKER_URL = env_text(
-    "CELERY_BROKER_URL",
-    broker_url(REDIS_URL, sentinels=REDIS_SENTINELS)
-    if REDIS_URL
-    else f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}",
+CELERY_BROKER_URL = broker_url(
+    env_text("CELERY_BROKER_URL", REDIS_URL or f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"),
+    sentinels=REDIS_SENTINELS,
 )
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
@@ -174,38 +168,19 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # Tasks each worker process reserves ahead. 1 keeps priorities strict (an order update never waits
 # behind reserved bulk tasks); more saves a broker round trip per task for bulk throughput.
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("WORKER_PREFETCH_MULTIPLIER", default=1)
+# Celery closes a worker's database connections before and after every task unless told to reuse
+# them: a new PostgreSQL connection per task. Reused, they follow CONN_MAX_AGE and the health
+# checks as in the web processes (core/celery_signals.py); Celery still closes them every 2 x this
+# many tasks. 0: Celery's default, a connection per task (make bench compares the two).
+CELERY_DB_REUSE_MAX = env.int("WORKER_DB_REUSE_MAX", default=5_000) or None
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A worker waits out a broker outage of any length (Celery's default gives up after 100 retries).
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TIMEZONE = "UTC"
 
 
-# Redis redelivers an unacknowledged task after the visibility timeout; it must exceed the longest
-# countdown (NOTIFICATION_BACKOFF_CAP) or a delayed retry would be delivered twice.
-def broker_transport_options(url: str) -> dict[str, object]:
-    if url.startswith("sentinel://"):
-        # kombu's Sentinel transport: the master's name, and timeouts for asking the Sentinels.
-        sentinel = {"master_name": REDIS_SENTINEL_MASTER, "sentinel_kwargs": dict(TIMEOUTS)}
-        return {**broker_transport_options("redis://"), **sentinel}
-    if url.startswith(("redis://", "rediss://")):
-        # priority_steps: order-status notifications (priority 0) are taken before bulk ones (6).
-        return {
-            "visibility_timeout": 3600,
-            "socket_connect_timeout": 1,
-            "socket_timeout": 5,
-            "priority_steps": [0, 3, 6, 9],
-            "queue_order_strategy": "priority",
-            # Publishing gives up after one quick retry instead of kombu's default of several seconds:
-            # on the request path the rows are committed already and the outbox sweep sends later.
-            "max_retries": 1,
-            "interval_start": 0,
-            "interval_step": 0.2,
-            "interval_max": 0.5,
-        }
-    return {}
-
-
-CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL)
+# Visibility timeout, priorities, quick-failing publishes (core/redis_config.py).
+CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL, master=REDIS_SENTINEL_MASTER)
 # kombu's Redis transport with one fix: a task acknowledged after the broker connection dropped is a
 # connection error (logged, redelivered), not a worker exit (core/kombu_redis.py).
 CELERY_BROKER_TRANSPORT = transport_for(CELERY_BROKER_URL)

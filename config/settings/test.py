@@ -6,7 +6,7 @@ With REQUIRE_SERVICES=1 (CI) tests/conftest.py turns a missing PostgreSQL or Red
 import os
 
 from core.kombu_redis import transport_for
-from core.redis_config import cache_settings
+from core.redis_config import broker_transport_options, broker_url, cache_settings
 from core.utils.net import port_open
 
 from .base import *  # noqa: F403
@@ -15,7 +15,6 @@ from .base import (
     LOGGING,
     REDIS_SENTINEL_MASTER,
     REDIS_SENTINELS,
-    broker_transport_options,
     env,
 )
 
@@ -47,10 +46,11 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # The broker gets its own Redis database: tests flush the cache's database between tests.
-CELERY_BROKER_URL = env(
-    "CELERY_BROKER_URL", default=REDIS_URL.rsplit("/", 1)[0] + "/14" if REDIS_URL else "memory://"
+CELERY_BROKER_URL = broker_url(
+    env("CELERY_BROKER_URL", default=REDIS_URL.rsplit("/", 1)[0] + "/14" if REDIS_URL else "memory://"),
+    sentinels=REDIS_SENTINELS,
 )
-CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL)
+CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options(CELERY_BROKER_URL, master=REDIS_SENTINEL_MASTER)
 CELERY_BROKER_TRANSPORT = transport_for(CELERY_BROKER_URL)
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")
 API_THROTTLE_RATE = "100000/min"
