@@ -1,6 +1,11 @@
 """Finding Redis: REDIS_SENTINELS turns every Redis URL into the Sentinels' master on the same
 database (DESIGN section 12); without it, the URLs are used as they are."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from core.kombu_redis import transport_for
 from core.redis_config import broker_transport_options, broker_url, cache_settings, parse_sentinels
 
@@ -32,3 +37,19 @@ def test_the_cache_finds_the_master_through_the_sentinels() -> None:
     assert cache["OPTIONS"]["master"] == "notify"
     assert cache["KEY_PREFIX"] == "x"
     assert "pool_class" not in cache_settings("redis://r/0", sentinels=[], master="notify")["OPTIONS"]
+
+
+def test_celery_uses_the_rewritten_broker_url_even_when_the_environment_names_another() -> None:
+    """Celery reads CELERY_BROKER_URL from the environment before its configuration."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "REDIS_SENTINELS": "127.0.0.1:26001,127.0.0.1:26002",
+        "REDIS_URL": "redis://sentinel/0",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/1",
+    }
+    code = "import django; django.setup(); from config.celery import app; "
+    code += "print(*app.connection_for_read().alt)"
+    root = Path(__file__).parent.parent
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True)
+    assert out.stdout.split() == ["sentinel://127.0.0.1:26001/1", "sentinel://127.0.0.1:26002/1"], out.stderr
