@@ -6,10 +6,8 @@ is committed. Also the two other ways a claimed delivery leaves `sending`: it is
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
 
-from django.db import connection, transaction
-from django.db.models import Field
+from django.db import transaction
 from django.utils import timezone
 
 from apps.api_gateway import metrics
@@ -21,6 +19,7 @@ from apps.notifications.outbox.policy import Verdict, attempt_verdict
 from apps.notifications.planning import deliveries_failover
 from apps.notifications.status import notifications_refresh_status
 from core.patterns.observer import event_bus
+from core.utils.bulk import bulk_insert, bulk_write
 
 logger = logging.getLogger(__name__)
 
@@ -38,29 +37,7 @@ RECORDED_FIELDS = [
 ]
 
 
-def deliveries_write(deliveries: list[Delivery], fields: list[str]) -> None:
-    """Write `fields` of many deliveries in one statement. On PostgreSQL an UPDATE joined to unnest()
-    of one array per column: Django's bulk_update builds a CASE per field and row, which the profile
-    showed costing more than the sends themselves. Other databases (SQLite for `make run`) use it."""
-    if not deliveries:
-        return
-    if connection.vendor != "postgresql":
-        Delivery.objects.bulk_update(deliveries, fields)
-        return
-    columns = [cast("Field[Any, Any]", Delivery._meta.get_field(name)) for name in fields]
-    assignments = ", ".join(f"{c.column} = v.{c.column}" for c in columns)
-    arrays = ", ".join(f"%s::{c.db_type(connection)}[]" for c in columns)
-    names = ", ".join(str(c.column) for c in columns)
-    params: list[Any] = [[d.pk for d in deliveries]]
-    for column in columns:
-        params.append([column.get_db_prep_value(getattr(d, column.attname), connection) for d in deliveries])
-    table = Delivery._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} AS d SET {assignments} "  # noqa: S608 - column names come from the model
-            f"FROM unnest(%s::bigint[], {arrays}) AS v(id, {names}) WHERE d.id = v.id",
-            params,
-        )
+ATTEMPT_FIELDS = ["delivery", "started_at", "duration_ms", "outcome", "error_code", "error_text"]
 
 
 @dataclass
@@ -111,9 +88,9 @@ def outcomes_record(outcomes: list[Outcome]) -> Summary:
         if verdict.retry_in is not None and delivery.next_attempt_at is not None:
             due = max(0.0, (delivery.next_attempt_at - now) / timedelta(seconds=1))
             summary.next_due_in = due if summary.next_due_in is None else min(summary.next_due_in, due)
-    DeliveryAttempt.objects.bulk_create(attempts)
+    bulk_insert(DeliveryAttempt, attempts, ATTEMPT_FIELDS)
     deliveries = [o.delivery for o in outcomes]
-    deliveries_write(deliveries, RECORDED_FIELDS)
+    bulk_write(Delivery, deliveries, RECORDED_FIELDS)
     for delivery, verdict in zip(deliveries, verdicts, strict=True):
         _contact_effects(delivery, verdict)
     failed = [d for d in deliveries if d.status == DeliveryStatus.FAILED]
@@ -149,7 +126,7 @@ def deliveries_release(held: dict[int, tuple[Delivery, float]], *, reason: str) 
         delivery.claimed_at = None
         delivery.updated_at = now
         deliveries.append(delivery)
-    deliveries_write(deliveries, ["status", "next_attempt_at", "claimed_at", "updated_at"])
+    bulk_write(Delivery, deliveries, ["status", "next_attempt_at", "claimed_at", "updated_at"])
     channel = deliveries[0].channel
     waits = [wait for _, wait in held.values()]
     logger.info(
@@ -175,7 +152,7 @@ def deliveries_skip(deliveries: list[Delivery], reason: str) -> None:
             None,
             now,
         )
-    deliveries_write(deliveries, ["status", "skip_reason", "claimed_at", "updated_at"])
+    bulk_write(Delivery, deliveries, ["status", "skip_reason", "claimed_at", "updated_at"])
     deliveries_failover(deliveries)
     deliveries_finished(deliveries)
     notifications_refresh_status(sorted({d.notification_id for d in deliveries}))
