@@ -113,10 +113,7 @@ class TelegramChannel(Channel):
     def reserve_many(self, addresses: list[str]) -> list[float]:
         # One round trip for a whole batch: the bot's 30/s shared by all, 1/s per chat.
         _ = self.client
-        # The chat is the member: a chat holds one slot of the bot's window at a time, since a chat's
-        # window is at least as long as the bot's.
-        items = [self._limits(address)[1] for address in addresses]
-        return acquire_each(self._limits("")[0], items, members=addresses)
+        return acquire_each(self._limits("")[0], [self._limits(address)[1] for address in addresses])
 
     def close(self) -> None:
         if self._client is not None:
@@ -147,7 +144,7 @@ class TelegramChannel(Channel):
                 result = self._send_message(message.address, fallback, parse_mode=None, silent=message.silent)
             ids.append(str(result["message_id"]))
             with contextlib.suppress(RateLimitUnavailable):
-                sent(*self._limits(message.address), member=message.address)  # windows count from here
+                sent(self._limits(message.address)[1])  # the chat's next slot counts from here
         return ",".join(ids)
 
     def _send_part(self, chat_id: str, text: str, *, first: bool, silent: bool) -> dict[str, Any]:
