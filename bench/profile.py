@@ -9,6 +9,7 @@ process. API kinds first run N requests without the profiler and print the time 
 request, then profile N more. Prints the call tree (wall clock); uses a scratch database of its own.
 """
 
+import atexit
 import os
 import socket
 import subprocess
@@ -129,7 +130,10 @@ def _deliveries(n: int) -> Callable[[], None]:
 
     # The sink runs in its own process, as in `make bench`: in this one it would compete for the GIL.
     port, stats_port = free_port(), free_port()
-    subprocess.Popen([sys.executable, "-m", "bench.servers", "smtp", str(port), str(stats_port)], cwd=ROOT)
+    sink = subprocess.Popen(
+        [sys.executable, "-m", "bench.servers", "smtp", str(port), str(stats_port)], cwd=ROOT
+    )
+    atexit.register(sink.terminate)  # the profile is printed after `run`; the sink goes with the script
     _wait_for_port(port)
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
