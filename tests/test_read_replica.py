@@ -89,6 +89,8 @@ def test_list_reads_come_from_the_replica_until_it_lags_or_stops(
 
     # The replica stops applying what it receives: what is written now exists only on the primary.
     cluster.replica.execute("SELECT pg_wal_replay_pause()")
+    paused = "SELECT pg_get_wal_replay_pause_state() = 'paused'"
+    assert wait_for(lambda: cluster.replica.execute(paused) == [(True,)])
     bob = patient.post("/api/v1/customers/", json={"name": "Bob", "email": "bob@example.com"})
     assert bob.status_code == 201
     bob_id = bob.json()["id"]
