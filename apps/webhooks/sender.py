@@ -1,5 +1,6 @@
 """The webhook drain: claims due messages from the outbox in batches (FOR UPDATE SKIP LOCKED, like
-deliveries), signs and posts each one, records the attempt, and schedules the next try.
+deliveries), signs each one, posts a batch's messages at once (a thread each; the database is written
+only by the drain's own thread), records each attempt, and schedules the next try.
 
 At least once: a message is `sending` only while a worker holds it; one held longer than
 claim_timeout() (its worker was killed) is claimed again and sent again with the same webhook-id, which
@@ -14,6 +15,8 @@ import json
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -106,7 +109,7 @@ def webhooks_drain(*, budget: float = 1.0) -> int:
         batch = messages_claim()
         if not batch:
             break
-        sent += sum(message_send(message) for message in batch)
+        sent += messages_send(batch)
     else:
         dispatch.webhooks_wake()  # out of time with more due: hand over to another drain
         return sent
@@ -135,52 +138,101 @@ def _secrets(endpoint: WebhookEndpoint) -> list[str]:
     return secrets
 
 
+@dataclass
+class _Post:
+    """One try of one message over HTTP: what went out and what came back."""
+
+    message: WebhookMessage
+    breaker: CircuitBreaker
+    body: bytes
+    headers: dict[str, str]
+    status_code: int | None = None
+    response_text: str = ""
+    error: str = ""
+    duration_ms: int = 0
+
+
+def messages_send(batch: list[WebhookMessage]) -> int:
+    """One try of each message, the HTTP requests of the batch at once (a slow receiver holds up one
+    thread, not the batch); every database write stays in this thread. Returns how many succeeded."""
+    posts = [post for post in map(_prepare, batch) if post is not None]
+    if len(posts) > 1:
+        list(_posting_threads().map(_post, posts))
+    else:
+        for post in posts:
+            _post(post)
+    return sum(_conclude(post) for post in posts)
+
+
 def message_send(message: WebhookMessage) -> bool:
     """One try of one message; True when the endpoint accepted it."""
+    return messages_send([message]) == 1
+
+
+_threads: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _posting_threads() -> ThreadPoolExecutor:
+    global _threads
+    if _threads is None or _threads[0] != os.getpid():
+        _threads = (os.getpid(), ThreadPoolExecutor(max_workers=BATCH, thread_name_prefix="webhooks"))
+    return _threads[1]
+
+
+def _prepare(message: WebhookMessage) -> _Post | None:
+    """The signed request for `message`, or None when it is not to be tried now (its endpoint was
+    disabled: failed; its host's circuit is open: back to the outbox)."""
     endpoint = message.endpoint
     if endpoint.disabled_at is not None:
         _finish(message, MessageStatus.FAILED, f"endpoint disabled: {endpoint.disabled_reason}")
-        return False
-    allow_private = settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS
-    host = urlsplit(endpoint.url).hostname or ""
-    breaker = _breaker(host)
+        return None
+    breaker = _breaker(urlsplit(endpoint.url).hostname or "")
     decision = breaker.before_call()
     if not decision.allowed:
         _release(message, wait=decision.retry_in or 1.0)
-        return False
+        return None
     body = json.dumps(message.body, separators=(",", ":"), ensure_ascii=False)
     headers = {
         **signed_headers(message_id=message.message_id, body=body, secrets_=_secrets(endpoint)),
         "content-type": "application/json",
         "user-agent": USER_AGENT,
     }
+    return _Post(message, breaker, body.encode(), headers)
+
+
+def _post(post: _Post) -> None:
+    """The HTTP request (any thread): no database, only the network."""
+    allow_private = settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS
+    url = post.message.endpoint.url
     started = time.monotonic()
-    status_code: int | None = None
-    response_text, error = "", ""
     try:
-        url_check(
-            endpoint.url, allow_private=allow_private, require_https=not (settings.DEBUG or allow_private)
-        )
-        with _http().stream("POST", endpoint.url, content=body.encode(), headers=headers) as response:
-            status_code = response.status_code
+        url_check(url, allow_private=allow_private, require_https=not (settings.DEBUG or allow_private))
+        with _http().stream("POST", url, content=post.body, headers=post.headers) as response:
+            post.status_code = response.status_code
             chunk = b""
             for part in response.iter_bytes():
                 chunk += part
                 if len(chunk) >= MAX_RESPONSE_BYTES:
                     break
-            response_text = chunk[:MAX_RESPONSE_BYTES].decode(errors="replace")
+            post.response_text = chunk[:MAX_RESPONSE_BYTES].decode(errors="replace")
     except UnsafeUrl as exc:
-        error = f"refused: {exc}"
+        post.error = f"refused: {exc}"
     except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"[:500]
-    duration = int((time.monotonic() - started) * 1000)
+        post.error = f"{type(exc).__name__}: {exc}"[:500]
+    post.duration_ms = int((time.monotonic() - started) * 1000)
+
+
+def _conclude(post: _Post) -> bool:
+    """Count the answer in the host's circuit and record the attempt; True for a 2xx."""
+    status_code = post.status_code
     ok = status_code is not None and 200 <= status_code < 300
     if ok or (status_code is not None and status_code < 500 and status_code != 429):
-        breaker.record_success()  # the host answered
-    elif not error.startswith("refused"):
-        breaker.record_failure()
+        post.breaker.record_success()  # the host answered
+    elif not post.error.startswith("refused"):
+        post.breaker.record_failure()
     metrics.WEBHOOK_ATTEMPTS.labels("success" if ok else "failure").inc()
-    _record(message, status_code, duration, error or ("" if ok else f"HTTP {status_code}"), response_text)
+    error = post.error or ("" if ok else f"HTTP {status_code}")
+    _record(post.message, status_code, post.duration_ms, error, post.response_text)
     return ok
 
 

@@ -61,6 +61,7 @@ class SignedReceiver:
         self.answers: list[int] = []
         self.delay = 0.0  # seconds before each answer: a slow receiver
         self.received: list[dict[str, Any]] = []  # every request: id, type, status answered, verified
+        self.in_flight = self.most_in_flight = 0  # requests being answered at once, and the most seen
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -106,8 +107,12 @@ class SignedReceiver:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 body = receiver._verify(raw, headers)
+                with receiver._lock:
+                    receiver.in_flight += 1
+                    receiver.most_in_flight = max(receiver.most_in_flight, receiver.in_flight)
                 time.sleep(receiver.delay)
                 with receiver._lock:
+                    receiver.in_flight -= 1
                     status = receiver.answers.pop(0) if receiver.answers else 200
                     receiver.received.append(
                         {

@@ -7,7 +7,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.api_gateway.services import api_key_create
-from apps.webhooks.models import WebhookEndpoint, WebhookMessage
+from apps.webhooks.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
 from tests.conftest import error_of
 
 pytestmark = pytest.mark.django_db
@@ -149,3 +149,33 @@ def test_an_endpoint_failing_longer_than_the_limit_is_disabled_when_an_event_run
     assert "failed" in read["disabled_reason"]
     [attempt] = api.get(f"{URL}{endpoint.pk}/attempts/").json()["results"]
     assert (attempt["event_id"], attempt["status_code"]) == ("msg_last", 500)
+
+
+def test_a_batch_is_posted_at_once_so_a_slow_receiver_holds_one_thread_per_message(
+    api: APIClient, settings: Any
+) -> None:
+    from django.utils import timezone
+
+    from apps.webhooks.sender import BATCH, messages_claim, messages_send
+    from tests.fakes.webhook import SignedReceiver
+
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    receiver = SignedReceiver().start()
+    try:
+        receiver.delay = 0.3
+        created = api.post(URL, {"url": receiver.url, "events": ["delivery.sent"]}, format="json").json()
+        receiver.secrets = [created["secret"]]
+        for n in range(BATCH):
+            WebhookMessage.objects.create(
+                endpoint_id=created["id"], message_id=f"msg_{n}", type="delivery.sent",
+                body={"id": f"msg_{n}", "type": "delivery.sent", "data": {}}, next_attempt_at=timezone.now(),
+            )  # fmt: skip
+
+        assert messages_send(messages_claim()) == BATCH
+    finally:
+        receiver.stop()
+
+    assert len(receiver.accepted()) == BATCH
+    assert receiver.most_in_flight == BATCH  # all at once, not one after another
+    assert set(WebhookMessage.objects.values_list("status", flat=True)) == {"sent"}
+    assert WebhookAttempt.objects.count() == BATCH
