@@ -1,6 +1,6 @@
 """Notification statuses, derived from their deliveries by the notification's strategy."""
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from apps.notifications.events import NotificationsCompleted
@@ -21,9 +21,9 @@ def notification_refresh_status(notification: Notification) -> None:
 
 @transaction.atomic(savepoint=False)
 def notifications_refresh_status(notification_ids: list[int]) -> dict[int, str]:
-    """`notification_refresh_status` for many, in two statements: the notifications locked in id
-    order (two workers refreshing overlapping sets cannot deadlock) with their deliveries' statuses,
-    and one UPDATE of those whose status changed."""
+    """`notification_refresh_status` for many, in three statements: the notifications locked in id
+    order (two workers refreshing overlapping sets cannot deadlock), their deliveries' statuses, and
+    one UPDATE of those whose status changed."""
     result: dict[int, str] = {}
     changed: list[Notification] = []
     now = timezone.now()
@@ -37,19 +37,11 @@ def notifications_refresh_status(notification_ids: list[int]) -> dict[int, str]:
 
 
 def _locked_with_delivery_statuses(notification_ids: list[int]) -> list[tuple[int, str, str, list[str]]]:
-    if connection.vendor == "postgresql":
-        # One round trip: a scalar subquery per row, since FOR UPDATE does not allow GROUP BY.
-        notifications, deliveries = Notification._meta.db_table, Delivery._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT n.id, n.strategy, n.status, "  # noqa: S608 - table names come from the models
-                f"ARRAY(SELECT d.status FROM {deliveries} d WHERE d.notification_id = n.id) "
-                f"FROM {notifications} n WHERE n.id = ANY(%s) ORDER BY n.id FOR UPDATE OF n",
-                [list(notification_ids)],
-            )
-            return [
-                (pk, strategy, status, list(statuses)) for pk, strategy, status, statuses in cursor.fetchall()
-            ]
+    """The notifications locked in id order, then their deliveries' statuses. Two statements on
+    purpose: the second one's snapshot is taken after the locks are held, so it sees what a worker
+    that held a lock before us committed. (Read in the locking statement, as a subquery, the statuses
+    would come from before the wait: two workers finishing the two deliveries of one notification
+    would each see the other's still `sending`, and it would stay `queued`.)"""
     locked = list(
         Notification.objects.select_for_update()
         .filter(pk__in=notification_ids)

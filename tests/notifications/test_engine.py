@@ -239,3 +239,52 @@ def test_a_drain_woken_before_anything_is_due_leaves_a_wake_for_what_waits(
     assert set(Delivery.objects.filter(notification=notification).values_list("status", flat=True)) == {
         "sent"
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_finishing_one_notification_at_once_leave_it_sent(require_postgres: None) -> None:
+    """Worker A records its delivery of a notification and holds the notification's row lock; worker B
+    records the other delivery and waits for that lock. Once A commits, B must see A's delivery sent:
+    the statuses are read after the lock is taken, not in the statement that waited for it."""
+    from apps.notifications.status import notifications_refresh_status
+
+    customer = Customer.objects.create(name="Both", email="both@example.com", channels=["email"])
+    notification = Notification.objects.create(customer=customer, event="custom", channels=[IDLE, IDLE])
+    first, second = Delivery.objects.bulk_create(
+        Delivery(notification=notification, channel=IDLE, address=f"b{i}@example.com", status="sending")
+        for i in range(2)
+    )
+    a_holds_the_lock, a_may_commit = threading.Event(), threading.Event()
+
+    def finish(delivery: Delivery, *, hold: bool) -> None:
+        try:
+            with transaction.atomic():
+                Delivery.objects.filter(pk=delivery.pk).update(status="sent")
+                notifications_refresh_status([notification.pk])
+                if hold:
+                    a_holds_the_lock.set()
+                    a_may_commit.wait(timeout=30)
+        finally:
+            connection.close()
+
+    a = threading.Thread(target=finish, args=(first,), kwargs={"hold": True})
+    a.start()
+    assert a_holds_the_lock.wait(timeout=30)
+    b = threading.Thread(target=finish, args=(second,), kwargs={"hold": False})
+    b.start()
+
+    def b_waits_for_the_lock() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            return bool(cursor.fetchone()[0])
+
+    assert wait_for(b_waits_for_the_lock, timeout=30)
+    a_may_commit.set()
+    for thread in (a, b):
+        thread.join(timeout=30)
+
+    notification.refresh_from_db()
+    assert notification.status == "sent"
