@@ -35,7 +35,9 @@ def _restore_request_id(task: Any = None, **_: Any) -> None:
     # What Django does at each request, for each task: a connection past CONN_MAX_AGE or broken by an
     # error is closed, and a kept one is checked before its first use (CONN_HEALTH_CHECKS). Celery's
     # own closing after every task is off (CELERY_DB_REUSE_MAX), so workers keep their connections.
-    close_old_connections()
+    # Not for a task run eagerly, in the caller's own (possibly open) transaction, as Celery's fixup.
+    if task is None or not getattr(task.request, "is_eager", False):
+        close_old_connections()
 
 
 @task_postrun.connect
