@@ -69,7 +69,8 @@ class ReplicatedCluster:
 
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="pg-replication-"))
-        shutil.chown(self.root, "postgres", "postgres") if os.geteuid() == 0 else None
+        if os.geteuid() == 0:  # the servers run as postgres and keep their data and logs here
+            shutil.chown(self.root, "postgres", "postgres")
         self.primary = PostgresServer(self.root / "primary")
         self.replica = PostgresServer(self.root / "replica")
 

@@ -8,11 +8,12 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from django.utils import timezone
 
 from apps.api_gateway.services import api_key_create
 from apps.customers.models import Customer
@@ -127,10 +128,6 @@ def test_master_killed_during_steady_orders_loses_nothing(
     assert fake_telegram.rate_limited == 0
 
 
-def _wall(monotonic_at: float) -> Any:
+def _wall(monotonic_at: float) -> datetime:
     """A monotonic instant as an aware datetime (for comparing with database timestamps)."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     return timezone.now() - timedelta(seconds=time.monotonic() - monotonic_at)
