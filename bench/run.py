@@ -2,11 +2,12 @@
 same run. Bounded (a few minutes). Prints a table and writes bench/results/latest.json.
 
 a. email: a backlog of N order emails drained by one worker (as `bin/start worker` starts it) into an
-   aiosmtpd sink in its own process, vs one reused smtplib connection to the same sink; the same
+   aiosmtpd sink in its own process, vs one reused smtplib connection to the same sink (sending one
+   prebuilt message over and over, and building each order email as any sender must); the same
    backlog again beside a 300-message Telegram backlog; and order -> email latency at a steady
    50 orders/s;
 b. telegram: a backlog of 600 messages to 600 chats against the fake enforcing 30/s: drain time vs
-   the ideal 20 s, and 429 answers;
+   the ideal 20 s, 429 answers, and how soon a slot of the bot's window is used again;
 c. API through nginx and gunicorn (2 workers) with wrk (bench/api.py): POST /orders/,
    POST /notifications/send/, GET /customers/{id}/ and /orders/{id}/, beside minimal DRF endpoints
    inserting and reading one row on the same stack; with the cache on and off, and queries per request;
@@ -17,15 +18,12 @@ BENCH_PARTS=ab runs only parts a and b.
 import json
 import os
 import re
-import smtplib
 import subprocess
 import sys
 import time
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import redis
 
@@ -33,13 +31,22 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.api import api_rows, bench_api  # noqa: E402
+from bench.delivery import (  # noqa: E402
+    LATENCY_RATE,
+    LATENCY_SECONDS,
+    N_EMAIL,
+    N_MIXED_TELEGRAM,
+    N_TELEGRAM,
+    bench_email,
+    bench_latency,
+    bench_telegram,
+    stats,
+)
 from tests.fakes.processes import Process  # noqa: E402
 from tests.fakes.smtp import free_port  # noqa: E402
 from tests.fakes.telegram import TOKEN  # noqa: E402
 
 DB = "notifications_bench"
-N_EMAIL = int(os.environ.get("BENCH_EMAILS", "2000"))
-N_TELEGRAM = 600
 # Which parts to run (a: email, b: telegram, c: API, d: broadcast); all by default.
 PARTS = set(os.environ.get("BENCH_PARTS", "abcd"))
 RESULTS = ROOT / "bench" / "results"
@@ -60,7 +67,7 @@ def environment(smtp_port: int, telegram_port: int) -> dict[str, str]:
         DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DB}",
         REDIS_URL="redis://127.0.0.1:6379/13",
         CELERY_BROKER_URL="redis://127.0.0.1:6379/12",
-        LOG_LEVEL="WARNING",
+        LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
         GUNICORN_ACCESS_LOG="0",
         EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
         EMAIL_HOST="127.0.0.1",
@@ -83,19 +90,6 @@ def fresh_database() -> None:
         redis.Redis(db=db).flushdb()
 
 
-def stats(port: int) -> dict[str, Any]:
-    return dict(httpx.get(f"http://127.0.0.1:{port}/", timeout=5).json())
-
-
-def wait_for_messages(port: int, count: int, timeout: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    current = stats(port)
-    while current["messages"] < count and time.monotonic() < deadline:
-        time.sleep(0.1)
-        current = stats(port)
-    return current
-
-
 def rss_mb(pid: int) -> dict[str, float]:
     """Resident memory of a process and of its children (a prefork worker's pool), in MB: the
     largest single process (what the 300 MB target is about) and all of them together."""
@@ -110,184 +104,6 @@ def rss_mb(pid: int) -> dict[str, float]:
             match = re.search(r"VmRSS:\s+(\d+) kB", status.read_text())
             sizes.append(int(match.group(1)) / 1024 if match else 0.0)
     return {"largest_process": round(max(sizes, default=0.0), 1), "all_processes": round(sum(sizes), 1)}
-
-
-def raw_smtp(smtp_stats: int, smtp_port: int, count: int) -> float:
-    """Messages per second through one reused smtplib connection into the same sink."""
-    message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = "shop@bench.example", "raw@bench.example", "Raw"
-    message.set_content("Hello " * 40)
-    before = stats(smtp_stats)["messages"]
-    started = time.time()
-    with smtplib.SMTP("127.0.0.1", smtp_port) as smtp:
-        for _ in range(count):
-            smtp.send_message(message)
-    return (stats(smtp_stats)["messages"] - before) / (time.time() - started)
-
-
-def order_backlog(customers: list[Any]) -> None:
-    """One order per customer, all in one transaction: the backlog exists before the first send."""
-    from decimal import Decimal
-
-    from django.db import transaction
-
-    from apps.orders.services import ItemInput, order_create
-
-    items = [ItemInput(sku="MUG", name="Mug", quantity=1, unit_price=Decimal("9.99"))]
-    with transaction.atomic():
-        for customer in customers:
-            order_create(customer=customer, items=items)
-
-
-def drain_rate(smtp_stats: int, before: int, count: int, started: float) -> tuple[int, float]:
-    result = wait_for_messages(smtp_stats, before + count, timeout=240)
-    delivered = result["messages"] - before
-    return delivered, delivered / ((result["last_at"] or time.time()) - started)
-
-
-def bench_email(smtp_stats: int, smtp_port: int, telegram_stats: int) -> dict[str, Any]:
-    from apps.customers.models import Customer
-
-    def customers(prefix: str, n: int, **fields: Any) -> list[Any]:
-        return Customer.objects.bulk_create(
-            Customer(name=f"{prefix} {i}", email=f"{prefix}{i}@bench.example", **fields) for i in range(n)
-        )
-
-    # 1. an email backlog alone
-    batch = customers("alone", N_EMAIL, channels=["email"])
-    before = stats(smtp_stats)["messages"]
-    order_backlog(batch)
-    sessions_before = database_sessions()
-    started = time.time()
-    delivered, alone = drain_rate(smtp_stats, before, N_EMAIL, started)
-    sessions = database_sessions() - sessions_before
-    raw = raw_smtp(smtp_stats, smtp_port, N_EMAIL)
-
-    # 2. the same beside a Telegram backlog of 300 chats, one worker serving both
-    mails = customers("mixed", N_EMAIL, channels=["email"])
-    chats = Customer.objects.bulk_create(
-        Customer(name=f"Chat {i}", telegram_chat_id=str(20_000_000 + i), channels=["telegram"])
-        for i in range(N_MIXED_TELEGRAM)
-    )
-    before, telegram_before = stats(smtp_stats)["messages"], stats(telegram_stats)
-    order_backlog(mails + chats)
-    started = time.time()
-    mixed_delivered, mixed = drain_rate(smtp_stats, before, N_EMAIL, started)
-    telegram = wait_for_messages(telegram_stats, telegram_before["messages"] + N_MIXED_TELEGRAM, timeout=60)
-    telegram_sent = telegram["messages"] - telegram_before["messages"]
-    telegram_rate = telegram_sent / ((telegram["last_at"] or time.time()) - started)
-    raw_again = raw_smtp(smtp_stats, smtp_port, N_EMAIL)
-    raw_mean = (raw + raw_again) / 2
-
-    return {
-        "backlog": N_EMAIL,
-        "delivered": delivered,
-        "deliveries_per_s": round(alone, 1),
-        "raw_smtp_per_s": round(raw, 1),
-        "ratio": round(alone / raw, 2),
-        # PostgreSQL connections opened while the backlog drained (the worker's, mostly).
-        "database_connections": sessions,
-        "mixed": {
-            "email_delivered": mixed_delivered,
-            "email_per_s": round(mixed, 1),
-            "raw_smtp_per_s": round(raw_again, 1),
-            "email_ratio": round(mixed / raw_mean, 2),
-            "telegram_messages": telegram_sent,
-            "telegram_per_s": round(telegram_rate, 1),
-            "telegram_429": telegram["rate_limited"] - telegram_before["rate_limited"],
-        },
-    }
-
-
-def database_sessions() -> int:
-    """Connections made to this database so far (PostgreSQL 14+ counts them)."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
-        return int(cursor.fetchone()[0])
-
-
-N_MIXED_TELEGRAM = 300
-LATENCY_RATE = 50
-LATENCY_SECONDS = int(os.environ.get("BENCH_LATENCY_SECONDS", "10"))
-
-
-def bench_latency(smtp_stats: int) -> dict[str, Any]:
-    """Orders at a steady LATENCY_RATE per second for LATENCY_SECONDS; for each, the time from its
-    commit to its email's arrival at the sink."""
-    from decimal import Decimal
-
-    from apps.customers.models import Customer
-    from apps.orders.services import ItemInput, order_create
-
-    count = LATENCY_RATE * LATENCY_SECONDS
-    customers = Customer.objects.bulk_create(
-        Customer(name=f"Steady {i}", email=f"steady{i}@bench.example", channels=["email"])
-        for i in range(count)
-    )
-    items = [ItemInput(sku="MUG", name="Mug", quantity=1, unit_price=Decimal("9.99"))]
-    committed: dict[str, float] = {}
-    started = time.monotonic()
-    for n, customer in enumerate(customers):
-        pause = started + n / LATENCY_RATE - time.monotonic()
-        if pause > 0:
-            time.sleep(pause)
-        order = order_create(customer=customer, items=items)
-        committed[order.number] = time.time()
-    wait_for_messages(smtp_stats, stats(smtp_stats)["messages"], timeout=1)
-    deadline = time.monotonic() + 60
-    arrived: dict[str, float] = {}
-    while time.monotonic() < deadline:
-        received = httpx.get(f"http://127.0.0.1:{smtp_stats}/detail", timeout=10).json()["received"]
-        arrived = {
-            subject.rsplit(" ", 1)[-1]: at
-            for subject, at in received
-            if subject.rsplit(" ", 1)[-1] in committed
-        }
-        if len(arrived) == count:
-            break
-        time.sleep(0.5)
-    latencies = sorted((arrived[number] - committed[number]) * 1000 for number in arrived)
-
-    def pct(p: float) -> float:
-        return (
-            round(latencies[min(len(latencies) - 1, int(p * len(latencies)))], 1)
-            if latencies
-            else float("nan")
-        )
-
-    return {"orders": count, "delivered": len(latencies), "rate_per_s": LATENCY_RATE,
-            "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99), "max_ms": round(max(latencies, default=0), 1)}  # fmt: skip
-
-
-def bench_telegram(telegram_port: int) -> dict[str, Any]:
-    from django.db import transaction
-
-    from apps.customers.models import Customer
-    from apps.notifications.planning import MessageSource, notification_create
-
-    customers = Customer.objects.bulk_create(
-        Customer(name=f"Chat {i}", telegram_chat_id=str(10_000_000 + i), channels=["telegram"])
-        for i in range(N_TELEGRAM)
-    )
-    source = MessageSource(message="Hello {{ customer.name }}, your order is on its way")
-    before = stats(telegram_port)
-    with transaction.atomic():
-        for customer in customers:
-            notification_create(customer=customer, event="custom", source=source, channels=["telegram"])
-    started = time.time()
-    result = wait_for_messages(telegram_port, before["messages"] + N_TELEGRAM, timeout=120)
-    drain = (result["last_at"] or time.time()) - started
-    sent = result["messages"] - before["messages"]
-    return {
-        "messages": sent,
-        "drain_seconds": round(drain, 1),
-        "per_s": round(sent / drain, 1),
-        "ideal_seconds": N_TELEGRAM / 30,
-        "ratio_to_ideal": round((N_TELEGRAM / 30) / drain, 2),
-        "http_429": result["rate_limited"] - before["rate_limited"],
-    }
 
 
 N_BROADCAST = int(os.environ.get("BENCH_BROADCAST", "20000"))
@@ -392,8 +208,12 @@ def print_table(r: dict[str, Any]) -> None:
         rows += [
             (f"email backlog {e['backlog']}", f"{e['deliveries_per_s']}/s, {e['database_connections']} connections "
              "opened", f"raw smtplib {e['raw_smtp_per_s']}/s", e["ratio"]),
+            ("", "", f"raw, building each {e['raw_built_per_s']}/s", e["ratio_to_built"]),
             ("  beside telegram backlog", f"email {m['email_per_s']}/s, telegram {m['telegram_per_s']}/s "
              f"({m['telegram_429']} x 429)", f"raw smtplib {m['raw_smtp_per_s']}/s", m["email_ratio"]),
+            ("", f"telegram: first after {m['telegram_first_after_s']} s, slot reused after "
+             f"{m['telegram_slot_reuse_s']} s",
+             f"raw, building each {m['raw_built_per_s']}/s", m["email_ratio_to_built"]),
             (f"order->email at {lat['rate_per_s']}/s", f"p50 {lat['p50_ms']} ms p99 {lat['p99_ms']} ms "
              f"({lat['delivered']}/{lat['orders']})", "", ""),
         ]  # fmt: skip
@@ -404,6 +224,7 @@ def _print_rest(r: dict[str, Any], rows: list[tuple[str, str, str, Any]]) -> Non
     if t := r.get("telegram"):
         rows.append(("telegram 600 chats", f"{t['drain_seconds']} s ({t['per_s']}/s, {t['http_429']} x 429)",
                      f"ideal {t['ideal_seconds']} s", t["ratio_to_ideal"]))  # fmt: skip
+        rows.append(("", f"slot reused after {t['slot_reuse_s']} s (window 1.05 s)", "", ""))
     if a := r.get("api"):
         rows += api_rows(a)
     if d := r.get("broadcast"):

@@ -65,7 +65,12 @@ def main() -> None:
         telegram._server = Server(("127.0.0.1", port), telegram._handler_class())
         telegram._server.daemon_threads = True
         threading.Thread(target=telegram._server.serve_forever, daemon=True).start()
-        serve_stats(stats_port, telegram.stats)
+
+        def telegram_detail() -> dict[str, Any]:
+            with telegram._lock:
+                return {"received": [m["at"] for m in telegram.messages]}
+
+        serve_stats(stats_port, telegram.stats, telegram_detail)
     while True:
         time.sleep(3600)
 

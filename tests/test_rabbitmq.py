@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from django.conf import settings
 
 from apps.api_gateway.services import api_key_create
 from apps.notifications.models import Delivery
@@ -14,7 +15,7 @@ from core.utils.net import port_open
 from tests.fakes.processes import gunicorn
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.telegram import FakeTelegram
-from tests.fakes.worker import CeleryWorker, wait_for, worker_env
+from tests.fakes.worker import CeleryWorker, broker_purge, wait_for, worker_env
 
 pytestmark = [pytest.mark.slow]
 
@@ -29,7 +30,13 @@ def rabbit_stack(
         if os.environ.get("REQUIRE_SERVICES") == "1":
             pytest.fail("RabbitMQ is required on 127.0.0.1:5672")
         pytest.skip("RabbitMQ is not running")
-    env = worker_env(fake_telegram=fake_telegram, fake_smtp=fake_smtp, CELERY_BROKER_URL=AMQP_URL)
+    # Its own Redis database for the drains' turns and wake flags: sharing the session worker's, a
+    # drain of that worker (on the Redis broker) could serve this stack's wakes (core/wake.py).
+    state = str(settings.REDIS_URL).rsplit("/", 1)[0] + "/8"
+    broker_purge(state)
+    env = worker_env(
+        fake_telegram=fake_telegram, fake_smtp=fake_smtp, CELERY_BROKER_URL=AMQP_URL, REDIS_URL=state
+    )
     worker = CeleryWorker(env=env, log_path=tmp_path / "worker.log")
     worker.start()
     web, url = gunicorn(env=env, log_path=tmp_path / "gunicorn.log")

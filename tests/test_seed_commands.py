@@ -40,6 +40,8 @@ def seed_client(
         fake_telegram=fake_telegram,
         fake_smtp=fake_smtp,
         CELERY_BROKER_URL=broker,
+        # Turns and wake flags apart from the session worker's too (core/wake.py).
+        REDIS_URL=broker,
         TELEGRAM_CHAT_ID=OPS_CHAT,
         NOTIFICATION_MAX_ATTEMPTS="2",
     )

@@ -35,7 +35,7 @@ def worker_host(
     fake_smtp: FakeSMTP,
     tmp_path: Path,
 ) -> Iterator[tuple[httpx.Client, int, Path]]:
-    """gunicorn and a `bin/start worker` on a broker database of their own (the session's worker must
+    """gunicorn and a `bin/start worker` on a Redis database of their own (the session's worker must
     not take these tasks)."""
     seed_default_templates()
     broker = require_redis.rsplit("/", 1)[0] + "/10"
@@ -45,6 +45,8 @@ def worker_host(
         fake_telegram=fake_telegram,
         fake_smtp=fake_smtp,
         CELERY_BROKER_URL=broker,
+        # Turns and wake flags apart from the session worker's too (core/wake.py).
+        REDIS_URL=broker,
         WORKER_METRICS_PORT=str(port),
         WORKER_METRICS_ADDR="127.0.0.1",
         PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",

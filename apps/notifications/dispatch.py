@@ -13,8 +13,9 @@ import logging
 from collections.abc import Iterable
 
 from celery import current_app
+from django.conf import settings
 
-from core.wake import drain_started, drain_wake
+from core.wake import Turn, drain_started, drain_wake, turn_take
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +34,17 @@ def wake_key(channel: str) -> str:
     return f"outbox:woken:{channel}"
 
 
-def outbox_wake(channels: Iterable[str], *, countdown: float = 0.0, priority: str = "normal") -> None:
-    """Make sure a drain of each channel runs now (or in `countdown` seconds). Never raises."""
+def drain_turns() -> int:
+    """How many drains of one channel may run at once: one, or two with NOTIFICATION_DRAIN_FANOUT."""
+    return 2 if settings.NOTIFICATION_DRAIN_FANOUT else 1
+
+
+def outbox_wake(
+    channels: Iterable[str], *, countdown: float = 0.0, priority: str = "normal", beside: bool = False
+) -> None:
+    """Make sure a drain of each channel runs now (or in `countdown` seconds); a drain running now
+    counts (it drains again for what woke it, see core.wake), unless `beside` asks for a second one.
+    Never raises."""
     for channel in sorted(set(channels)):
         drain_wake(
             task=DRAIN_TASK,
@@ -43,12 +53,18 @@ def outbox_wake(channels: Iterable[str], *, countdown: float = 0.0, priority: st
             args=[channel],
             countdown=countdown,
             priority=TASK_PRIORITY.get(priority, 6),
+            turns=0 if beside else drain_turns(),
         )
 
 
 def outbox_drain_started(channel: str) -> None:
     """A drain task starts: later commits must wake another one."""
     drain_started(wake_key(channel))
+
+
+def outbox_turn_take(channel: str) -> tuple[Turn | None, float]:
+    """A turn to drain `channel`, or None and the seconds until the held turns expire."""
+    return turn_take(wake_key(channel), drain_turns())
 
 
 def ops_alert_enqueue(*, channel: str, subject: str, body: str) -> None:

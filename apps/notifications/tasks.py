@@ -18,15 +18,28 @@ from apps.notifications.planning import MessageSource
     acks_late=True, reject_on_worker_lost=True, ignore_result=True, soft_time_limit=60, time_limit=90
 )
 def outbox_drain(channel: str) -> dict[str, Any]:
-    """Send the channel's due deliveries in batches until none is left or the drain's time is up."""
+    """Send the channel's due deliveries in batches until none is left or the drain's time is up,
+    in a turn of the channel's (core.wake): when another drain holds it, that one drains for us."""
     dispatch.outbox_drain_started(channel)
-    result = drain(channel=channel)
-    return {
-        "sent": result.sent,
-        "failed": result.failed,
-        "waiting": result.waiting,
-        "batches": result.batches,
-    }
+    totals = {"sent": 0, "failed": 0, "waiting": 0, "batches": 0, "turns": 0}
+    while True:
+        turn, held_for = dispatch.outbox_turn_take(channel)
+        if turn is None:
+            # The holder will see our request; should it have died, its turn expires by then.
+            dispatch.outbox_wake([channel], countdown=held_for)
+            return totals
+        try:
+            result = drain(channel=channel, each_batch=turn.renew)
+        finally:
+            requested = turn.give_back()
+        totals["turns"] += 1
+        for name in ("sent", "failed", "waiting", "batches"):
+            totals[name] += getattr(result, name)
+        if result.out_of_time:
+            dispatch.outbox_wake([channel])  # the turn is given back: this wakes the next drain
+            return totals
+        if not requested:
+            return totals
 
 
 @shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)

@@ -86,6 +86,8 @@ def alerting_stack(
         fake_telegram=fake_telegram,
         fake_smtp=fake_smtp,
         CELERY_BROKER_URL=broker,
+        # Turns and wake flags apart from the session worker's too (core/wake.py).
+        REDIS_URL=broker,
         NOTIFICATION_CHANNELS=",".join(f"{k}={v}" for k, v in CHANNELS.items()),
         APPRISE_URLS=sink.apprise_url("ops"),
         OPS_ALERT_CHANNEL="apprise",

@@ -15,6 +15,7 @@ chain of wakes.
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -61,8 +62,16 @@ class DrainResult:
     out_of_time: bool = False
 
 
-def outbox_drain(*, channel: str, budget: float | None = None, batch_size: int | None = None) -> DrainResult:
-    """Send `channel`'s due deliveries until none is left or `budget` seconds have passed."""
+def outbox_drain(
+    *,
+    channel: str,
+    budget: float | None = None,
+    batch_size: int | None = None,
+    each_batch: Callable[[], None] | None = None,
+) -> DrainResult:
+    """Send `channel`'s due deliveries until none is left or `budget` seconds have passed (then
+    `out_of_time` is set, and the caller wakes the next drain: after giving its turn back, see
+    core.wake). `each_batch` is called before every claim (the task renews its turn)."""
     budget = settings.NOTIFICATION_DRAIN_SECONDS if budget is None else budget
     size = batch_size or settings.NOTIFICATION_BATCH_SIZE
     deadline = time.monotonic() + budget
@@ -72,6 +81,8 @@ def outbox_drain(*, channel: str, budget: float | None = None, batch_size: int |
         if time.monotonic() >= deadline:
             result.out_of_time = True
             break
+        if each_batch is not None:
+            each_batch()
         free = _capacity(sender, result, want=min(size, RATE_CHUNK))
         if free <= 0:
             break  # the provider's limit is (nearly) used up: a timer wake comes back for the rest
@@ -86,11 +97,9 @@ def outbox_drain(*, channel: str, budget: float | None = None, batch_size: int |
         result.batches += 1
         if len(batch) == size and settings.NOTIFICATION_DRAIN_FANOUT:
             # More is due than one batch: let another worker process start draining beside us.
-            dispatch.outbox_wake([channel])
+            dispatch.outbox_wake([channel], beside=True)
         _drain_batch(sender, channel, batch, result, deadline=deadline + OVERRUN)
-    if result.out_of_time:
-        dispatch.outbox_wake([channel])
-    elif result.next_due_in is not None:
+    if not result.out_of_time and result.next_due_in is not None:
         dispatch.outbox_wake([channel], countdown=result.next_due_in)
     return result
 

@@ -1,0 +1,164 @@
+"""Drains take turns (core/wake.py): a wake while a drain of the channel runs sends no task and the
+running drain goes again for it, so a burst of commits does not put a second drain of one channel on
+a second worker process; nothing committed is missed in any order of the two."""
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from django.db import transaction
+
+from apps.customers.models import Customer
+from apps.notifications.models import Delivery
+from apps.notifications.planning import MessageSource, notification_create
+from core import wake
+from core.utils.redis import get_redis
+from tests.fakes.smtp import FakeSMTP
+from tests.fakes.worker import CeleryWorker, wait_for
+
+
+@pytest.fixture
+def flag(require_redis: str) -> Iterator[str]:
+    name = f"test:turns:{uuid.uuid4().hex}"
+    yield name
+    client = get_redis()
+    assert client is not None
+    client.delete(name, f"{name}:requested", *(f"{name}:turn:{n}" for n in range(2)))
+
+
+@pytest.fixture
+def sent_tasks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tasks drain_wake hands to Celery (to a queue no worker reads, so nothing runs them)."""
+    sent: list[str] = []
+    monkeypatch.setattr(wake.current_app, "send_task", lambda name, **kwargs: sent.append(name))
+    return sent
+
+
+def wake_now(flag: str, turns: int = 1) -> None:
+    wake.drain_wake(task="test.drain", queue="test-turns-nobody", flag=flag, turns=turns)
+
+
+def test_one_turn_at_a_time_and_the_holder_hears_of_what_came_meanwhile(flag: str) -> None:
+    turn, _ = wake.turn_take(flag)
+    assert turn is not None
+
+    other, held_for = wake.turn_take(flag)  # a second drain task of the same channel
+    assert other is None
+    assert 0 < held_for <= wake.TURN_TTL
+
+    assert turn.give_back() is True  # the second one's request: go again
+    again, _ = wake.turn_take(flag)
+    assert again is not None
+    assert again.give_back() is False  # nobody asked this time
+
+
+def test_a_wake_during_a_turn_sends_no_task_but_is_not_lost(flag: str, sent_tasks: list[str]) -> None:
+    turn, _ = wake.turn_take(flag)
+    assert turn is not None
+
+    wake_now(flag)
+    assert sent_tasks == []  # the running drain counts as the wake...
+    assert turn.give_back() is True  # ...and learns of it when it ends its turn
+
+    wake.drain_started(flag)
+    wake_now(flag)  # no turn held now: a task
+    assert sent_tasks == ["test.drain"]
+
+
+def test_a_wake_just_after_the_turn_ended_sends_a_task(flag: str, sent_tasks: list[str]) -> None:
+    turn, _ = wake.turn_take(flag)
+    assert turn is not None
+    assert turn.give_back() is False
+
+    wake_now(flag)
+
+    assert sent_tasks == ["test.drain"]
+
+
+def test_wakes_while_a_task_is_queued_are_one_task(flag: str, sent_tasks: list[str]) -> None:
+    for _ in range(5):
+        wake_now(flag)
+    assert sent_tasks == ["test.drain"]
+
+
+def test_fanout_allows_two_turns(flag: str) -> None:
+    first, _ = wake.turn_take(flag, turns=2)
+    second, _ = wake.turn_take(flag, turns=2)
+    third, _ = wake.turn_take(flag, turns=2)
+    assert first is not None
+    assert second is not None
+    assert first.key != second.key
+    assert third is None
+
+
+def test_a_killed_holder_blocks_only_until_its_turn_expires(
+    flag: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wake, "TURN_TTL", 0.3)
+    dead, _ = wake.turn_take(flag)  # never given back, as by a worker killed with SIGKILL
+    assert dead is not None
+
+    blocked, held_for = wake.turn_take(flag)
+    assert blocked is None
+    assert held_for <= 0.3
+
+    assert wait_for(lambda: wake.turn_take(flag)[0] is not None, timeout=5, interval=0.1)
+
+
+def test_a_renewed_turn_outlives_its_first_lifetime(flag: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(wake, "TURN_TTL", 1.0)
+    turn, _ = wake.turn_take(flag)
+    assert turn is not None
+    client = get_redis()
+    assert client is not None
+    client.pexpire(turn.key, 50)  # nearly expired...
+    turn.renew()  # ...and renewed by the next batch
+    assert client.pttl(turn.key) > 500
+
+
+def test_a_turn_given_back_by_another_holder_is_not_taken_from_it(flag: str) -> None:
+    """A holder whose turn expired (a batch slower than TURN_TTL) must not end the next holder's."""
+    old, _ = wake.turn_take(flag)
+    assert old is not None
+    client = get_redis()
+    assert client is not None
+    client.delete(old.key)  # expired
+    new, _ = wake.turn_take(flag)
+    assert new is not None
+
+    old.give_back()
+
+    assert wake.turn_take(flag)[0] is None  # still the new holder's
+
+
+@pytest.mark.slow
+def test_a_burst_of_commits_during_a_drain_is_drained_by_it(
+    integration: CeleryWorker, fake_smtp: FakeSMTP
+) -> None:
+    """Orders keep coming while the email drain sends a slow message: each commit's wake finds the
+    drain running and leaves it a request instead of starting a second drain on the worker's other
+    process. All of them go out once, over the running drain's connections (before turns, the burst
+    started a second drain, which opened connections of its own)."""
+    fake_smtp.data_delay = 0.5
+    customers = Customer.objects.bulk_create(
+        Customer(name=f"Burst {n}", email=f"burst{n}@example.com", channels=["email"]) for n in range(11)
+    )
+
+    def send(customer: Customer) -> None:
+        with transaction.atomic():  # a commit of its own, as each API request is
+            notification_create(
+                customer=customer, event="custom", source=MessageSource(message="Hi"), channels=["email"]
+            )
+
+    send(customers[0])
+    assert wait_for(lambda: Delivery.objects.filter(status="sending").exists(), timeout=30)
+    for customer in customers[1:]:  # within the first send's half second
+        send(customer)
+
+    assert wait_for(lambda: len(fake_smtp.messages) == 11, timeout=60)
+    assert sorted(str(m["To"]) for m in fake_smtp.messages) == sorted(c.email for c in customers)
+    with fake_smtp.lock:
+        peers = set(fake_smtp.connections)
+    from django.conf import settings
+
+    assert len(peers) <= settings.EMAIL_CONNECTIONS
