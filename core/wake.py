@@ -15,7 +15,8 @@ sees the turn held (and the holder sees the mark) or the holder has gone (and th
 nothing committed is missed, and a burst of commits during a long drain does not become a second
 drain holding a second worker process that the other channels need. A drain task that finds every
 turn held leaves its mark and ends at once, with a timer wake for when the turns expire (a holder
-killed with SIGKILL gives nothing back).
+killed with SIGKILL gives nothing back). A channel may have more than one turn: a wake `beside` the
+running drains (the pump's, when a batch came back full) sends a task only while one is free.
 """
 
 import logging
@@ -41,11 +42,18 @@ WAKE_TTL = 30
 # A turn lasts this long unless renewed (every batch); a killed holder blocks its channel this long.
 TURN_TTL = 10.0
 
-# KEYS: the woken flag, the request mark, the turns; ARGV: flag ttl (s), mark ttl (s), turns too (0/1).
-# 1: send a drain task. 0: a task is queued already, or a drain holds a turn and will see the mark.
+# KEYS: the woken flag, the request mark, the turns; ARGV: flag ttl (s), mark ttl (s), beside (0/1).
+# 1: send a drain task. 0: a task is queued already, or a drain holds a turn and will see the mark
+# (beside: every turn is held, so a drain beside the others could not run).
 _WAKE = """
-redis.call('SET', KEYS[2], '1', 'EX', ARGV[2])
 if ARGV[3] == '1' then
+  local free = false
+  for i = 3, #KEYS do
+    if redis.call('EXISTS', KEYS[i]) == 0 then free = true end
+  end
+  if not free then return 0 end
+else
+  redis.call('SET', KEYS[2], '1', 'EX', ARGV[2])
   for i = 3, #KEYS do
     if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
   end
@@ -98,10 +106,12 @@ def drain_wake(
     countdown: float = 0.0,
     priority: int = 6,
     turns: int = 0,
+    beside: bool = False,
 ) -> None:
     """Make sure `task` runs now (or in `countdown` seconds). Never raises: the work is committed,
     and a sweep wakes the drain later if the broker cannot be reached now. With `turns` (the drain
-    takes turns, see above), a drain holding one of them is as good as a task."""
+    takes turns, see above), a drain holding one of them is as good as a task; `beside` asks for a
+    drain beside the running ones, if a turn is free."""
     if countdown > MAX_TIMER:
         return
     if countdown > 0:
@@ -109,7 +119,7 @@ def drain_wake(
         countdown = max(0.001, moment / TIMER_TICKS - time.time())
         if not first_claim(f"{flag}:timer:{moment}", ttl=int(countdown) + 2):
             return
-    elif not (_wake_needed(flag, turns) if turns else first_claim(flag, ttl=WAKE_TTL)):
+    elif not (_wake_needed(flag, turns, beside=beside) if turns else first_claim(flag, ttl=WAKE_TTL)):
         return
     try:
         current_app.send_task(
@@ -132,13 +142,13 @@ def drain_started(flag: str) -> None:
         logger.debug("could not clear %s", flag, exc_info=True)
 
 
-def _wake_needed(flag: str, turns: int) -> bool:
+def _wake_needed(flag: str, turns: int, *, beside: bool) -> bool:
     client = get_redis()
     if client is None:
         return True
     keys = [flag, _mark_key(flag), *_turn_keys(flag, turns)]
     try:
-        return bool(client.eval(_WAKE, len(keys), *keys, WAKE_TTL, WAKE_TTL, 1))
+        return bool(client.eval(_WAKE, len(keys), *keys, WAKE_TTL, WAKE_TTL, int(beside)))
     except redis.RedisError:
         return True  # a repeat is better than a missed wake
 

@@ -4,17 +4,25 @@ a second worker process; nothing committed is missed in any order of the two."""
 
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from apps.customers.models import Customer
-from apps.notifications.models import Delivery
+from apps.notifications import dispatch
+from apps.notifications.channels import channel_factory
+from apps.notifications.channels.email import EmailChannel
+from apps.notifications.models import Delivery, Notification
+from apps.notifications.outbox.pump import outbox_drain
 from apps.notifications.planning import MessageSource, notification_create
 from core import wake
 from core.utils.redis import get_redis
 from tests.fakes.smtp import FakeSMTP
-from tests.fakes.worker import CeleryWorker, wait_for
+from tests.fakes.telegram import FakeTelegram
+from tests.fakes.worker import CeleryWorker, provider_settings, wait_for
 
 
 @pytest.fixture
@@ -28,9 +36,14 @@ def flag(require_redis: str) -> Iterator[str]:
 
 @pytest.fixture
 def sent_tasks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The tasks drain_wake hands to Celery (to a queue no worker reads, so nothing runs them)."""
+    """The tasks drain_wake hands to Celery, as "name" or "name@queue" for the drains' queues (kept
+    here: no worker runs them)."""
     sent: list[str] = []
-    monkeypatch.setattr(wake.current_app, "send_task", lambda name, **kwargs: sent.append(name))
+
+    def send_task(name: str, *, queue: str, **kwargs: object) -> None:
+        sent.append(f"{name}@{queue}" if queue.startswith("notifications.") else name)
+
+    monkeypatch.setattr(wake.current_app, "send_task", send_task)
     return sent
 
 
@@ -89,6 +102,38 @@ def test_fanout_allows_two_turns(flag: str) -> None:
     assert second is not None
     assert first.key != second.key
     assert third is None
+
+
+def test_a_drain_beside_the_running_one_is_woken_only_while_a_turn_is_free(
+    flag: str, sent_tasks: list[str]
+) -> None:
+    first, _ = wake.turn_take(flag, turns=2)
+    assert first is not None
+
+    wake.drain_wake(task="test.drain", queue="test-turns-nobody", flag=flag, turns=2, beside=True)
+    assert sent_tasks == ["test.drain"]
+    second, _ = wake.turn_take(flag, turns=2)
+    assert second is not None
+    wake.drain_started(flag)
+
+    wake.drain_wake(task="test.drain", queue="test-turns-nobody", flag=flag, turns=2, beside=True)
+    assert sent_tasks == ["test.drain"]  # both turns held: a third drain could not run
+    assert first.give_back() is False  # and a beside wake is no request to go again
+
+
+def test_only_a_drain_woken_beside_another_takes_a_second_turn(
+    own_channels: None, require_redis: str, settings: Any
+) -> None:
+    settings.NOTIFICATION_DRAIN_TURNS = 2
+    first, _ = dispatch.outbox_turn_take("turns-mail")
+    assert first is not None
+    try:
+        assert dispatch.outbox_turn_take("turns-mail")[0] is None  # a commit's or a timer's drain
+        beside, _ = dispatch.outbox_turn_take("turns-mail", beside=True)
+        assert beside is not None
+        beside.give_back()
+    finally:
+        first.give_back()
 
 
 def test_a_killed_holder_blocks_only_until_its_turn_expires(
@@ -162,3 +207,70 @@ def test_a_burst_of_commits_during_a_drain_is_drained_by_it(
     from django.conf import settings
 
     assert len(peers) <= settings.EMAIL_CONNECTIONS
+
+
+class TurnsMail(EmailChannel):
+    """The email channel under a name of its own: no worker of the session drains its deliveries."""
+
+    name = "turns-mail"
+
+
+@pytest.fixture
+def own_channels(
+    transactional_db: None, settings: Any, fake_smtp: FakeSMTP, fake_telegram: FakeTelegram
+) -> Iterator[None]:
+    for name, value in provider_settings(fake_telegram=fake_telegram, fake_smtp=fake_smtp).items():
+        setattr(settings, name, value)
+    settings.NOTIFICATION_CHANNELS = {
+        **settings.NOTIFICATION_CHANNELS,
+        "turns-mail": f"{__name__}.TurnsMail",
+    }
+    settings.NOTIFICATION_BATCH_SIZE = 5
+    channel_factory.reset()
+    fake_smtp.reset()
+    yield
+    channel_factory.reset()
+
+
+def queue_deliveries(channel: str, count: int, *, due_in: float = 0.0) -> None:
+    customer = Customer.objects.create(name="Backlog", email="backlog@example.com", channels=["email"])
+    notification = Notification.objects.create(customer=customer, event="custom", channels=[channel])
+    Delivery.objects.bulk_create(
+        Delivery(
+            notification=notification,
+            channel=channel,
+            address=f"backlog{n}@example.com",
+            subject="Hi",
+            body="Hi",
+            body_plain="Hi",
+            next_attempt_at=timezone.now() + timedelta(seconds=due_in),
+        )
+        for n in range(count)
+    )
+
+
+def drain_beside_wakes(channel: str, sent_tasks: list[str]) -> list[str]:
+    dispatch.outbox_drain_started(channel)  # as the drain task does first
+    sent_tasks.clear()
+    outbox_drain(channel=channel)
+    return [task for task in sent_tasks if task == f"{dispatch.DRAIN_TASK}@{dispatch.queue_of(channel)}"]
+
+
+@pytest.mark.usefixtures("own_channels", "require_redis")
+def test_a_full_batch_wakes_a_second_drain_while_nothing_else_is_due(sent_tasks: list[str]) -> None:
+    queue_deliveries("turns-mail", 12)
+
+    assert drain_beside_wakes("turns-mail", sent_tasks) != []
+    assert Delivery.objects.filter(channel="turns-mail", status="sent").count() == 12
+
+
+@pytest.mark.usefixtures("own_channels", "require_redis")
+def test_a_full_batch_leaves_the_other_process_to_another_channel_with_work_due(
+    sent_tasks: list[str],
+) -> None:
+    queue_deliveries("turns-mail", 12)
+    # Telegram, served by the same worker, between two rate-limit windows: due in a second.
+    queue_deliveries("telegram", 1, due_in=1.0)
+
+    assert drain_beside_wakes("turns-mail", sent_tasks) == []
+    assert Delivery.objects.filter(channel="turns-mail", status="sent").count() == 12

@@ -35,8 +35,18 @@ def wake_key(channel: str) -> str:
 
 
 def drain_turns() -> int:
-    """How many drains of one channel may run at once: one, or two with NOTIFICATION_DRAIN_FANOUT."""
-    return 2 if settings.NOTIFICATION_DRAIN_FANOUT else 1
+    """How many drains of one channel may run at once (NOTIFICATION_DRAIN_TURNS)."""
+    return max(1, int(settings.NOTIFICATION_DRAIN_TURNS))
+
+
+def served_channels() -> set[str]:
+    """The channels whose queues this process's worker consumes (all of them outside a worker, or
+    for a worker started without -Q)."""
+    consumed = current_app.amqp.queues.consume_from
+    channels = set(settings.NOTIFICATION_CHANNELS)
+    if not consumed:
+        return channels
+    return {channel for channel in channels if queue_of(channel) in consumed}
 
 
 def outbox_wake(
@@ -50,10 +60,11 @@ def outbox_wake(
             task=DRAIN_TASK,
             queue=queue_of(channel),
             flag=wake_key(channel),
-            args=[channel],
+            args=[channel, True] if beside else [channel],
             countdown=countdown,
             priority=TASK_PRIORITY.get(priority, 6),
-            turns=0 if beside else drain_turns(),
+            turns=drain_turns(),
+            beside=beside,
         )
 
 
@@ -62,9 +73,10 @@ def outbox_drain_started(channel: str) -> None:
     drain_started(wake_key(channel))
 
 
-def outbox_turn_take(channel: str) -> tuple[Turn | None, float]:
-    """A turn to drain `channel`, or None and the seconds until the held turns expire."""
-    return turn_take(wake_key(channel), drain_turns())
+def outbox_turn_take(channel: str, *, beside: bool = False) -> tuple[Turn | None, float]:
+    """A turn to drain `channel`, or None and the seconds until the held turns expire. Only a drain
+    woken to run beside another (a full batch, see outbox.pump) may take a turn after the first."""
+    return turn_take(wake_key(channel), drain_turns() if beside else 1)
 
 
 def ops_alert_enqueue(*, channel: str, subject: str, body: str) -> None:

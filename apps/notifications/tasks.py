@@ -17,13 +17,17 @@ from apps.notifications.planning import MessageSource
 @shared_task(
     acks_late=True, reject_on_worker_lost=True, ignore_result=True, soft_time_limit=60, time_limit=90
 )
-def outbox_drain(channel: str) -> dict[str, Any]:
+def outbox_drain(channel: str, beside: bool = False) -> dict[str, Any]:
     """Send the channel's due deliveries in batches until none is left or the drain's time is up,
-    in a turn of the channel's (core.wake): when another drain holds it, that one drains for us."""
-    dispatch.outbox_drain_started(channel)
+    in a turn of the channel's (core.wake): when another drain holds it, that one drains for us.
+    `beside`: woken by a drain with a full batch, to run beside it (a second turn)."""
     totals = {"sent": 0, "failed": 0, "waiting": 0, "batches": 0, "turns": 0}
+    turn, held_for = dispatch.outbox_turn_take(channel, beside=beside)
+    # Only now is this task no longer the queued wake: a commit's wake before the take found the flag
+    # set and sent nothing, and the take saw that commit; one after it finds the turn held. (Cleared
+    # before the take, a wake in between would queue a second drain, which would take a second turn.)
+    dispatch.outbox_drain_started(channel)
     while True:
-        turn, held_for = dispatch.outbox_turn_take(channel)
         if turn is None:
             # The holder will see our request; should it have died, its turn expires by then.
             dispatch.outbox_wake([channel], countdown=held_for)
@@ -40,6 +44,7 @@ def outbox_drain(channel: str) -> dict[str, Any]:
             return totals
         if not requested:
             return totals
+        turn, held_for = dispatch.outbox_turn_take(channel, beside=beside)
 
 
 @shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)

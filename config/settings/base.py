@@ -276,11 +276,11 @@ NOTIFICATION_CUSTOMER_HOURLY_CAP = env.int("NOTIFICATION_CUSTOMER_HOURLY_CAP", d
 NOTIFICATION_BATCH_SIZE = env.int("NOTIFICATION_BATCH_SIZE", default=50)
 NOTIFICATION_RECORD_EVERY = env.int("NOTIFICATION_RECORD_EVERY", default=10)
 NOTIFICATION_DRAIN_SECONDS = env.float("NOTIFICATION_DRAIN_SECONDS", default=1.0)
-# On, a drain that claims a full batch wakes a second drain of its channel, so a backlog takes two
-# worker processes; off (default), one process per channel drains (its batch goes out over
-# EMAIL_CONNECTIONS / TELEGRAM_CONNECTIONS at once) and the other processes stay free for the other
-# channels: measured, email drains as fast and Telegram keeps more of its pace beside it.
-NOTIFICATION_DRAIN_FANOUT = env.bool("NOTIFICATION_DRAIN_FANOUT", default=False)
+# How many drains of one channel may run at once, across all workers (core/wake.py: turns). A drain
+# that claims a full batch wakes another beside it while a turn is free and no other channel its
+# worker serves has deliveries due: a backlog alone takes two processes, and beside another channel's
+# work it leaves them a process. 1: one drain per channel; more for several worker machines per channel.
+NOTIFICATION_DRAIN_TURNS = env.int("NOTIFICATION_DRAIN_TURNS", default=2)
 # Circuit breaker per channel: opens after this many consecutive transient failures, probes after.
 CIRCUIT_FAILURE_THRESHOLD = env.int("CIRCUIT_FAILURE_THRESHOLD", default=5)
 CIRCUIT_RESET_TIMEOUT = env.float("CIRCUIT_RESET_TIMEOUT", default=30.0)

@@ -50,6 +50,9 @@ RATE_CHUNK = 10
 # Seconds a batch may run past the drain's budget before its rest is given back (the task's soft
 # time limit is 60 s; the budget NOTIFICATION_DRAIN_SECONDS, 1 s by default).
 OVERRUN = 30.0
+# Another channel's deliveries due within this many seconds keep a backlog to one drain (see
+# _others_due): longer than the waits of a rate-limited channel between its windows.
+OTHERS_HORIZON = 2.0
 
 
 @dataclass
@@ -95,7 +98,7 @@ def outbox_drain(
             _note_due(result, _next_due_in(channel, after=checked))
             break
         result.batches += 1
-        if len(batch) == size and settings.NOTIFICATION_DRAIN_FANOUT:
+        if len(batch) == size and dispatch.drain_turns() > 1 and not _others_due(channel):
             # More is due than one batch: let another worker process start draining beside us.
             dispatch.outbox_wake([channel], beside=True)
         _drain_batch(sender, channel, batch, result, deadline=deadline + OVERRUN)
@@ -132,6 +135,20 @@ def _next_due_in(channel: str, *, after: datetime) -> float | None:
     if due is None:
         return None
     return max((due - timezone.now()).total_seconds(), 1 / TIMER_TICKS)
+
+
+def _others_due(channel: str) -> bool:
+    """Whether another channel this worker serves has deliveries due now or within OTHERS_HORIZON
+    (a Telegram backlog between two rate-limit windows): then its drains need the worker's other
+    process more than this backlog does."""
+    others = dispatch.served_channels() - {channel}
+    return bool(others) and (
+        Delivery.objects.filter(
+            channel__in=sorted(others),
+            status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRYING],
+            next_attempt_at__lte=timezone.now() + timedelta(seconds=OTHERS_HORIZON),
+        ).exists()
+    )
 
 
 def _due_exists(channel: str) -> bool:
