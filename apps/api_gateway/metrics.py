@@ -9,12 +9,14 @@ shared state (queue depth, circuits) are not counted anywhere: they are read fro
 /metrics/ is scraped.
 """
 
+import functools
 import ipaddress
 import os
 import time
 from collections.abc import Callable, Iterator
 from typing import cast
 
+import redis
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import (
@@ -130,13 +132,19 @@ def outbox_due() -> GaugeMetricFamily:
     return due
 
 
-def queue_depths() -> dict[str, int]:
-    """LLEN of each queue, summed over its priority sub-queues, on the broker's Redis."""
+@functools.lru_cache(maxsize=4)
+def _broker_client(pid: int, url: str, master: str) -> redis.Redis:
+    """One client (and connection pool) per process and broker, not a new one per scrape."""
     from core.redis_config import broker_client
 
+    return broker_client(url, master=master)
+
+
+def queue_depths() -> dict[str, int]:
+    """LLEN of each queue, summed over its priority sub-queues, on the broker's Redis."""
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     steps = cast(list[int], options.get("priority_steps", [0]))
-    client = broker_client(str(settings.CELERY_BROKER_URL), master=settings.REDIS_SENTINEL_MASTER)
+    client = _broker_client(os.getpid(), str(settings.CELERY_BROKER_URL), settings.REDIS_SENTINEL_MASTER)
     depths = {}
     from apps.notifications.channels import channel_factory
 

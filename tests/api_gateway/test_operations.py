@@ -76,6 +76,23 @@ def test_metrics_count_requests_by_route(api: APIClient) -> None:
 
 
 @pytest.mark.django_db
+def test_scrapes_reuse_one_broker_connection(require_redis: str, settings: Any) -> None:
+    """The queue depths come from the broker's Redis over a kept client, not a new connection per
+    scrape (Prometheus scrapes every few seconds, forever)."""
+    import redis
+
+    broker = redis.Redis.from_url(str(settings.CELERY_BROKER_URL))
+    Client().get("/metrics/")  # the first scrape of this process may connect
+
+    before = broker.info("stats")["total_connections_received"]
+    for _ in range(5):
+        assert "notifications_queue_depth" in Client().get("/metrics/").content.decode()
+    opened = broker.info("stats")["total_connections_received"] - before
+
+    assert opened < 5  # the server's count: other clients of it may connect meanwhile
+
+
+@pytest.mark.django_db
 def test_metrics_can_be_restricted(settings: Any) -> None:
     settings.METRICS_TOKEN = "scrape-secret-123"
     settings.METRICS_ALLOWED_IPS = ["10.0.0.0/8"]
