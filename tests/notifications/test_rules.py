@@ -44,6 +44,28 @@ def test_identical_message_within_the_window_is_skipped_as_duplicate(ada: Custom
     assert second.status == "suppressed"
 
 
+def test_duplicates_are_decided_per_channel(settings: Any) -> None:
+    """The message went by email; on Telegram it failed: sent again, only Telegram goes."""
+    settings.TELEGRAM_BOT_TOKEN = "123:configured"
+    both = Customer.objects.create(
+        name="Both", email="both@example.com", telegram_chat_id="77", channels=["email", "telegram"]
+    )
+
+    def again() -> dict[str, tuple[str, str]]:
+        notification = notification_create(
+            customer=both,
+            event="custom",
+            source=MessageSource(message="Code 42"),
+            channels=["email", "telegram"],
+        )
+        return {d.channel: (d.status, d.skip_reason) for d in notification.deliveries.all()}
+
+    assert again() == {"email": ("queued", ""), "telegram": ("queued", "")}
+    Delivery.objects.filter(channel="telegram").update(status="failed")
+
+    assert again() == {"email": ("skipped", "duplicate"), "telegram": ("queued", "")}
+
+
 def test_identical_message_after_the_window_is_sent_again(ada: Customer, settings: Any) -> None:
     settings.NOTIFICATION_DEDUP_WINDOW = 0
     send(ada, "Hello")
