@@ -19,13 +19,8 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from apps.customers.models import Category, Customer
-from apps.notifications.models import Delivery, Event, Notification
-from apps.notifications.planning import (
-    MessageSource,
-    deliveries_after_commit,
-    delivery_build,
-    recent_contents,
-)
+from apps.notifications.models import Delivery, DeliveryStatus, Event, Notification
+from apps.notifications.planning import MessageSource, deliveries_after_commit, delivery_build
 from apps.notifications.strategies import STRATEGIES, candidate_channels
 
 
@@ -113,7 +108,14 @@ def _send_chunk(
         )
         for customer in chunk
     )
-    seen = recent_contents(ids)
+    seen = set(
+        Delivery.objects.filter(
+            notification__customer_id__in=ids,
+            created_at__gte=now - timedelta(seconds=settings.NOTIFICATION_DEDUP_WINDOW),
+        )
+        .exclude(status__in=[DeliveryStatus.SKIPPED, DeliveryStatus.FAILED])
+        .values_list("notification__customer_id", "channel", "content_hash")
+    )
 
     def is_duplicate(customer: Customer, channel: str, digest: str) -> bool:
         key = (customer.pk, channel, digest)

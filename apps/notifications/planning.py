@@ -118,29 +118,19 @@ def content_hash(channel: str, rendered: RenderedMessage) -> str:
     return hashlib.sha256("\x1f".join([channel, rendered.subject, rendered.body]).encode()).hexdigest()
 
 
-def recent_contents(customer_ids: list[int]) -> set[tuple[int, str, str]]:
-    """(customer, channel, content hash) of what went (or is going) to these customers within the
-    dedup window: one query for every channel of a send, or for a broadcast's chunk."""
+def _is_duplicate(customer: Customer, channel: str, digest: str) -> bool:
+    """The same text went (or is going) to this customer on this channel within the dedup window."""
     since = timezone.now() - timedelta(seconds=settings.NOTIFICATION_DEDUP_WINDOW)
-    return set(
-        Delivery.objects.filter(notification__customer_id__in=customer_ids, created_at__gte=since)
+    return (
+        Delivery.objects.filter(
+            content_hash=digest,
+            created_at__gte=since,
+            channel=channel,
+            notification__customer=customer,
+        )
         .exclude(status__in=[DeliveryStatus.SKIPPED, DeliveryStatus.FAILED])
-        .values_list("notification__customer_id", "channel", "content_hash")
+        .exists()
     )
-
-
-def _duplicate_check() -> Callable[[Customer, str, str], bool]:
-    """Whether the same text went to the customer on the channel within the dedup window; looked up
-    once, at the first question (order events never ask)."""
-    seen: set[tuple[int, str, str]] | None = None
-
-    def is_duplicate(customer: Customer, channel: str, digest: str) -> bool:
-        nonlocal seen
-        if seen is None:
-            seen = recent_contents([customer.pk])
-        return (customer.pk, channel, digest) in seen
-
-    return is_duplicate
 
 
 def delivery_build(
@@ -148,7 +138,7 @@ def delivery_build(
     customer: Customer,
     plan: ChannelPlan,
     capped: bool,
-    is_duplicate: Callable[[Customer, str, str], bool],
+    is_duplicate: Callable[[Customer, str, str], bool] = _is_duplicate,
 ) -> Delivery:
     """An unsaved delivery: rendered and queued, or skipped with its reason."""
     delivery = Delivery(
@@ -201,9 +191,8 @@ def deliveries_create(*, notification: Notification, customer: Customer, start: 
     strategy = STRATEGIES[notification.strategy]
     plans = strategy.plan(customer, notification.channels, notification.category, start)
     capped = start == 0 and _over_hourly_cap(notification, customer)
-    is_duplicate = _duplicate_check()
     deliveries = Delivery.objects.bulk_create(
-        [delivery_build(notification, customer, p, capped, is_duplicate) for p in plans]
+        [delivery_build(notification, customer, p, capped) for p in plans]
     )
     deliveries_finished(deliveries)  # those skipped at once (opted out, duplicate, ...)
     deliveries_after_commit(deliveries, priority=notification.priority)
