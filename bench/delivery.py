@@ -26,10 +26,14 @@ def wait_for_messages(port: int, count: int, timeout: float) -> dict[str, Any]:
     return current
 
 
-def slot_reuse(port: int, first: int) -> float:
-    """Mean seconds between a Telegram message and the one 30 after it (from message `first` on):
-    how soon a slot of the bot's 30 per window is used again; the limiter's window is 1.05 s."""
-    times = httpx.get(f"http://127.0.0.1:{port}/detail", timeout=10).json()["received"][first:]
+def telegram_arrivals(port: int, first: int) -> list[float]:
+    """When each Telegram message from the `first` on reached the fake."""
+    return list(httpx.get(f"http://127.0.0.1:{port}/detail", timeout=10).json()["received"][first:])
+
+
+def slot_reuse(times: list[float]) -> float:
+    """Mean seconds between a Telegram message and the one 30 after it: how soon a slot of the bot's
+    30 per window is used again; the limiter's window is 1.05 s."""
     gaps = [later - earlier for earlier, later in zip(times, times[30:], strict=False)]
     return round(sum(gaps) / len(gaps), 3) if gaps else float("nan")
 
@@ -125,10 +129,7 @@ def bench_email(smtp_stats: int, smtp_port: int, telegram_stats: int) -> dict[st
     telegram = wait_for_messages(telegram_stats, telegram_before["messages"] + N_MIXED_TELEGRAM, timeout=60)
     telegram_sent = telegram["messages"] - telegram_before["messages"]
     telegram_rate = telegram_sent / ((telegram["last_at"] or time.time()) - started)
-    telegram_reuse = slot_reuse(telegram_stats, telegram_before["messages"])
-    telegram_first = httpx.get(f"http://127.0.0.1:{telegram_stats}/detail", timeout=10).json()["received"][
-        telegram_before["messages"]
-    ]
+    arrivals = telegram_arrivals(telegram_stats, telegram_before["messages"])
     raw_again = raw_smtp(smtp_stats, smtp_port, N_EMAIL)
     built_again = raw_smtp_built(smtp_stats, smtp_port, N_EMAIL)
     raw_mean, built_mean = (raw + raw_again) / 2, (built + built_again) / 2
@@ -153,8 +154,8 @@ def bench_email(smtp_stats: int, smtp_port: int, telegram_stats: int) -> dict[st
             "telegram_messages": telegram_sent,
             "telegram_per_s": round(telegram_rate, 1),
             "telegram_429": telegram["rate_limited"] - telegram_before["rate_limited"],
-            "telegram_slot_reuse_s": telegram_reuse,
-            "telegram_first_after_s": round(telegram_first - started, 3),
+            "telegram_slot_reuse_s": slot_reuse(arrivals),
+            "telegram_first_after_s": round(arrivals[0] - started, 3) if arrivals else float("nan"),
         },
     }
 
@@ -247,5 +248,5 @@ def bench_telegram(telegram_port: int) -> dict[str, Any]:
         "ideal_seconds": N_TELEGRAM / 30,
         "ratio_to_ideal": round((N_TELEGRAM / 30) / drain, 2),
         "http_429": result["rate_limited"] - before["rate_limited"],
-        "slot_reuse_s": slot_reuse(telegram_port, before["messages"]),
+        "slot_reuse_s": slot_reuse(telegram_arrivals(telegram_port, before["messages"])),
     }
