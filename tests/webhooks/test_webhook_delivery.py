@@ -4,7 +4,6 @@ receiver that is down or answers 500 gets everything later with the same ids, a 
 overlaps, 410 disables, and a worker killed with events in flight loses none."""
 
 import signal
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,14 +22,6 @@ from tests.fakes.worker import CeleryWorker, wait_for
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("integration")]
 
 EVENTS = ["delivery.sent", "delivery.failed", "delivery.skipped", "notification.completed"]
-
-
-@pytest.fixture
-def receiver(settings: Any) -> Iterator[SignedReceiver]:
-    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
-    server = SignedReceiver().start()
-    yield server
-    server.stop()
 
 
 def subscribe(api: APIClient, receiver: SignedReceiver, events: list[str] = EVENTS) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from apps.api_gateway.services import api_key_create
 from apps.webhooks.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
 from tests.conftest import error_of
+from tests.fakes.webhook import SignedReceiver
 
 pytestmark = pytest.mark.django_db
 
@@ -115,32 +116,26 @@ def test_events_are_written_with_the_change_that_causes_them(
 
 
 def test_an_endpoint_failing_longer_than_the_limit_is_disabled_when_an_event_runs_out_of_tries(
-    api: APIClient, settings: Any
+    api: APIClient, settings: Any, receiver: SignedReceiver
 ) -> None:
     from datetime import timedelta
 
     from django.utils import timezone
 
     from apps.webhooks.sender import message_send
-    from tests.fakes.webhook import SignedReceiver
 
-    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
-    receiver = SignedReceiver().start()
-    try:
-        receiver.answers = [500, 500]
-        created = api.post(URL, {"url": receiver.url, "events": ["delivery.sent"]}, format="json").json()
-        endpoint = WebhookEndpoint.objects.get(pk=created["id"])
-        endpoint.failing_since = timezone.now() - timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER + 1)
-        endpoint.save()
-        tries = len(settings.WEBHOOK_RETRY_SCHEDULE)
-        message = WebhookMessage.objects.create(
-            endpoint=endpoint, message_id="msg_last", type="delivery.sent", body={"id": "msg_last"},
-            attempts=tries, next_attempt_at=timezone.now(),
-        )  # fmt: skip
+    receiver.answers = [500, 500]
+    created = api.post(URL, {"url": receiver.url, "events": ["delivery.sent"]}, format="json").json()
+    endpoint = WebhookEndpoint.objects.get(pk=created["id"])
+    endpoint.failing_since = timezone.now() - timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER + 1)
+    endpoint.save()
+    tries = len(settings.WEBHOOK_RETRY_SCHEDULE)
+    message = WebhookMessage.objects.create(
+        endpoint=endpoint, message_id="msg_last", type="delivery.sent", body={"id": "msg_last"},
+        attempts=tries, next_attempt_at=timezone.now(),
+    )  # fmt: skip
 
-        assert message_send(WebhookMessage.objects.select_related("endpoint").get(pk=message.pk)) is False
-    finally:
-        receiver.stop()
+    assert message_send(WebhookMessage.objects.select_related("endpoint").get(pk=message.pk)) is False
 
     message.refresh_from_db()
     assert message.status == "failed"
@@ -152,28 +147,22 @@ def test_an_endpoint_failing_longer_than_the_limit_is_disabled_when_an_event_run
 
 
 def test_a_batch_is_posted_at_once_so_a_slow_receiver_holds_one_thread_per_message(
-    api: APIClient, settings: Any
+    api: APIClient, receiver: SignedReceiver
 ) -> None:
     from django.utils import timezone
 
     from apps.webhooks.sender import BATCH, messages_claim, messages_send
-    from tests.fakes.webhook import SignedReceiver
 
-    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
-    receiver = SignedReceiver().start()
-    try:
-        receiver.delay = 0.3
-        created = api.post(URL, {"url": receiver.url, "events": ["delivery.sent"]}, format="json").json()
-        receiver.secrets = [created["secret"]]
-        for n in range(BATCH):
-            WebhookMessage.objects.create(
-                endpoint_id=created["id"], message_id=f"msg_{n}", type="delivery.sent",
-                body={"id": f"msg_{n}", "type": "delivery.sent", "data": {}}, next_attempt_at=timezone.now(),
-            )  # fmt: skip
+    receiver.delay = 0.3
+    created = api.post(URL, {"url": receiver.url, "events": ["delivery.sent"]}, format="json").json()
+    receiver.secrets = [created["secret"]]
+    for n in range(BATCH):
+        WebhookMessage.objects.create(
+            endpoint_id=created["id"], message_id=f"msg_{n}", type="delivery.sent",
+            body={"id": f"msg_{n}", "type": "delivery.sent", "data": {}}, next_attempt_at=timezone.now(),
+        )  # fmt: skip
 
-        assert messages_send(messages_claim()) == BATCH
-    finally:
-        receiver.stop()
+    assert messages_send(messages_claim()) == BATCH
 
     assert len(receiver.accepted()) == BATCH
     assert receiver.most_in_flight == BATCH  # all at once, not one after another
