@@ -1,4 +1,5 @@
-"""Prometheus metrics: counters updated where things happen, gauges read from Redis at scrape time.
+"""Prometheus metrics: the HTTP counters, /metrics/, and the registry of what other apps read at scrape
+time. Each app keeps its own counters (apps/notifications/metrics.py, apps/webhooks/metrics.py).
 
 Several gunicorn workers and Celery pool processes each count in their own memory; with
 PROMETHEUS_MULTIPROC_DIR set (make run, Docker) prometheus-client's multiprocess mode writes them to
@@ -13,7 +14,7 @@ import functools
 import ipaddress
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import cast
 
 import redis
@@ -27,7 +28,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 HTTP_REQUESTS = Counter(
@@ -38,26 +39,6 @@ HTTP_LATENCY = Histogram(
     "Time to answer an HTTP request",
     ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-)
-NOTIFICATIONS = Counter("notifications_notifications_total", "Notifications created", ["event"])
-DELIVERIES = Counter(
-    "notifications_deliveries_total", "Deliveries that reached a final status", ["channel", "status"]
-)
-DELIVERY_LATENCY = Histogram(
-    "notifications_delivery_latency_seconds",
-    "From the delivery's creation to the provider accepting it",
-    ["channel"],
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
-)
-ATTEMPTS = Counter("notifications_delivery_attempts_total", "Provider calls", ["channel", "outcome"])
-RETRIES = Counter(
-    "notifications_delivery_retries_total", "Deliveries scheduled for another attempt", ["channel"]
-)
-WEBHOOK_ATTEMPTS = Counter("notifications_webhook_attempts_total", "Webhook posts by result", ["result"])
-WAITS = Counter(
-    "notifications_rate_limit_waits_total",
-    "Deliveries given back without a provider call (rate limit, circuit, order)",
-    ["channel", "reason"],
 )
 
 
@@ -79,57 +60,26 @@ class MetricsMiddleware:
         return response
 
 
-class SharedStateCollector:
-    """Queue depths, circuit states (Redis) and the outbox backlog (database), read at scrape time."""
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        from apps.notifications.channels import channel_factory
-        from apps.notifications.circuits import breaker_for
-
-        circuit = GaugeMetricFamily(
-            "notifications_circuit_open",
-            "1 when the channel's circuit is open or half-open",
-            labels=["channel"],
-        )
-        for channel in channel_factory.names():
-            circuit.add_metric([channel], 0.0 if breaker_for(channel).state() == "closed" else 1.0)
-        yield circuit
-        depth = GaugeMetricFamily("notifications_queue_depth", "Tasks waiting in a queue", labels=["queue"])
-        if str(settings.CELERY_BROKER_URL).startswith(("redis", "sentinel")):
-            try:
-                for queue, count in queue_depths().items():
-                    depth.add_metric([queue], float(count))
-            except Exception:  # noqa: S110 - a scrape during a Redis outage shows no depth, not an error
-                pass
-        yield depth
-        yield outbox_due()
+# What other apps measure at scrape time (circuit states, queue depths, backlogs): each a function
+# yielding metric families, registered in its app's AppConfig.ready(). They are read live, not counted.
+SCRAPE_COLLECTORS: list[Callable[[], Iterable[Metric]]] = []
 
 
-def outbox_due() -> GaugeMetricFamily:
-    """Deliveries due now and not yet taken, per channel: the outbox backlog (the broker holds only
-    drain wake-ups, so its queue depth says little about what is waiting)."""
-    from django.db.models import Count
-    from django.utils import timezone
+def collector_register(collect: Callable[[], Iterable[Metric]]) -> None:
+    if collect not in SCRAPE_COLLECTORS:
+        SCRAPE_COLLECTORS.append(collect)
 
-    from apps.notifications.models import Delivery, DeliveryStatus
 
-    due = GaugeMetricFamily(
-        "notifications_outbox_due", "Deliveries due and waiting to be sent", labels=["channel"]
-    )
-    try:
-        rows = (
-            Delivery.objects.filter(
-                status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRYING],
-                next_attempt_at__lte=timezone.now(),
-            )
-            .values("channel")
-            .annotate(n=Count("id"))
-        )
-        for row in rows:
-            due.add_metric([row["channel"]], float(row["n"]))
-    except Exception:  # noqa: S110 - a scrape while the database is down shows no backlog, not an error
-        pass
-    return due
+class _ScrapeTime:
+    """The registered collectors, as one prometheus-client collector."""
+
+    def collect(self) -> Iterator[Metric]:
+        for collect in SCRAPE_COLLECTORS:
+            yield from collect()
+
+
+def broker_is_redis() -> bool:
+    return str(settings.CELERY_BROKER_URL).startswith(("redis", "sentinel"))
 
 
 @functools.lru_cache(maxsize=4)
@@ -140,15 +90,13 @@ def _broker_client(pid: int, url: str, master: str) -> redis.Redis:
     return broker_client(url, master=master)
 
 
-def queue_depths() -> dict[str, int]:
+def queue_depths(queues: Iterable[str]) -> dict[str, int]:
     """LLEN of each queue, summed over its priority sub-queues, on the broker's Redis."""
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     steps = cast(list[int], options.get("priority_steps", [0]))
     client = _broker_client(os.getpid(), str(settings.CELERY_BROKER_URL), settings.REDIS_SENTINEL_MASTER)
     depths = {}
-    from apps.notifications.channels import channel_factory
-
-    for queue in ("default", *(f"notifications.{name}" for name in channel_factory.names())):
+    for queue in queues:
         names = [queue if step == 0 else f"{queue}\x06\x16{step}" for step in steps]  # kombu's naming
         pipe = client.pipeline()
         for name in names:
@@ -182,5 +130,5 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     else:
         counted = generate_latest(REGISTRY)
     live = CollectorRegistry()
-    live.register(SharedStateCollector())
+    live.register(_ScrapeTime())
     return HttpResponse(counted + generate_latest(live), content_type=CONTENT_TYPE_LATEST)

@@ -6,37 +6,37 @@ class NotificationsConfig(AppConfig):
     label = "notifications"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_delete, post_save
+        from django.contrib import admin
+        from django.db.models.signals import post_delete, post_save, pre_save
 
-        from apps.notifications import subscribers
+        from apps.api_gateway.health import check_register
+        from apps.api_gateway.metrics import collector_register
+        from apps.notifications import health, metrics, subscribers
+        from apps.notifications.api import order_notifications
+        from apps.notifications.events import DeliveryFailed
         from apps.notifications.models import NotificationTemplate
+        from apps.notifications.ops_alerts import on_delivery_failed
         from apps.notifications.templates_cache import templates_changed
-        from apps.orders.api import ORDER_DETAIL_SECTIONS
+        from apps.notifications.templating import on_template_saved, on_template_saving
         from apps.orders.events import OrderCreated, OrderStatusChanged
+        from apps.orders.sections import order_section_register
         from core.patterns.observer import event_bus
 
         post_save.connect(templates_changed, sender=NotificationTemplate, dispatch_uid="template-cache")
         post_delete.connect(templates_changed, sender=NotificationTemplate, dispatch_uid="template-cache-del")
-        from django.db.models.signals import pre_save
-
-        from apps.notifications.templating import on_template_saved, on_template_saving
-
         # Every change of a template keeps a version, whoever makes it (API, admin, shell).
         pre_save.connect(on_template_saving, sender=NotificationTemplate, dispatch_uid="template-version-v1")
         post_save.connect(on_template_saved, sender=NotificationTemplate, dispatch_uid="template-version")
+
         event_bus.subscribe(OrderCreated, subscribers.on_order_created)
         event_bus.subscribe(OrderStatusChanged, subscribers.on_order_status_changed)
-
-        from apps.notifications.events import DeliveryFailed
-        from apps.notifications.ops_alerts import on_delivery_failed
-
         event_bus.subscribe(DeliveryFailed, on_delivery_failed)
 
-        from apps.notifications.api import order_notifications
-
-        ORDER_DETAIL_SECTIONS["notifications"] = order_notifications
-
-        from django.contrib import admin
+        # Extension points of the layers below: the order detail, /health/ and /metrics/.
+        order_section_register("notifications", order_notifications)
+        check_register("channels", health.check_channels, degrades=health.channels_degrade)
+        for collect in (metrics.collect_circuits, metrics.collect_queue_depths, metrics.collect_outbox_due):
+            collector_register(collect)
 
         # The admin's home page links to the operator dashboard.
         admin.site.index_template = "admin/notifications/index.html"

@@ -19,7 +19,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from apps.customers.models import Category, Customer
-from apps.notifications.models import Delivery, DeliveryStatus, Event, Notification
+from apps.notifications.models import Delivery, DeliveryStatus, Event, Notification, Priority, Strategy
 from apps.notifications.planning import MessageSource, deliveries_after_commit, delivery_build
 from apps.notifications.strategies import STRATEGIES, candidate_channels
 
@@ -54,8 +54,8 @@ def broadcast_send(
     source: MessageSource,
     context: dict[str, Any] | None = None,
     channels: list[str] | None = None,
-    strategy: str = "all",
-    priority: str = "normal",
+    strategy: str = Strategy.ALL,
+    priority: str = Priority.NORMAL,
     category: str = Category.MARKETING,
     customer_ids: list[int] | None = None,
     chunk_size: int = 1000,
@@ -73,6 +73,20 @@ def broadcast_send(
         if progress is not None:
             progress(result.customers, total)
     return result
+
+
+def broadcast_from_request(data: dict[str, Any]) -> dict[str, Any]:
+    """A validated broadcast request (see BroadcastInputSerializer), as the worker runs it."""
+    result = broadcast_send(
+        source=MessageSource.from_request(data),
+        context=data.get("context") or {},
+        channels=data.get("channels"),
+        strategy=data.get("strategy") or Strategy.ALL,
+        priority=data.get("priority") or Priority.NORMAL,
+        category=data.get("category") or Category.MARKETING,
+        customer_ids=data.get("customers"),
+    )
+    return result.as_dict()
 
 
 @transaction.atomic

@@ -18,8 +18,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.api_gateway.metrics import queue_depths
 from apps.notifications.channels import channel_factory
 from apps.notifications.circuits import breaker_for
+from apps.notifications.metrics import queues
 from apps.notifications.models import Delivery, DeliveryStatus
 from apps.notifications.outbox.sweep import deliveries_retry
 
@@ -84,10 +86,8 @@ def chart_bars(per_hour: dict[datetime, dict[str, int]], hours: list[datetime], 
 
 
 def _queue_depths() -> dict[str, int] | None:
-    from apps.api_gateway.metrics import queue_depths
-
     try:
-        return queue_depths()
+        return queue_depths(queues())
     except Exception:  # the embedded broker is not Redis; during an outage nothing can be read
         return None
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from celery import current_app
 from django.conf import settings
 
+from apps.notifications.models import Priority
 from core.wake import Turn, drain_started, drain_wake, turn_take
 
 logger = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ DRAIN_TASK = "apps.notifications.tasks.outbox_drain"
 OPS_ALERT_TASK = "apps.notifications.tasks.ops_alert"
 BROADCAST_TASK = "apps.notifications.tasks.broadcast"
 # Redis priority steps: lower is sooner. Order updates go before bulk sends.
-TASK_PRIORITY = {"high": 0, "normal": 6}
+TASK_PRIORITY: dict[str, int] = {Priority.HIGH: 0, Priority.NORMAL: 6}
 
 
 def queue_of(channel: str) -> str:
@@ -50,7 +51,7 @@ def served_channels() -> set[str]:
 
 
 def outbox_wake(
-    channels: Iterable[str], *, countdown: float = 0.0, priority: str = "normal", beside: bool = False
+    channels: Iterable[str], *, countdown: float = 0.0, priority: str = Priority.NORMAL, beside: bool = False
 ) -> None:
     """Make sure a drain of each channel runs now (or in `countdown` seconds); a drain running now
     counts (it drains again for what woke it, see core.wake), unless `beside` asks for a second one.

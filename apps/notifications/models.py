@@ -1,6 +1,9 @@
 """Notification templates, notifications, their deliveries (the outbox) and every delivery attempt."""
 
+from datetime import datetime
+
 from django.db import models
+from django.utils import timezone
 
 from apps.customers.models import Category, Customer
 
@@ -43,6 +46,9 @@ class DeliveryStatus(models.TextChoices):
     SKIPPED = "skipped", "Skipped"
 
 
+# Waiting in the outbox for a drain to claim them (first attempt, or a retry).
+WAITING_DELIVERY_STATUSES = (DeliveryStatus.QUEUED, DeliveryStatus.RETRYING)
+# Not final yet: waiting, or claimed by a drain.
 PENDING_DELIVERY_STATUSES = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.RETRYING)
 
 
@@ -142,6 +148,22 @@ class Notification(models.Model):
         return f"{self.event} #{self.pk} for customer {self.customer_id}"
 
 
+class DeliveryQuerySet(models.QuerySet["Delivery"]):
+    """The predicates the engine, the sweep and the metrics share."""
+
+    def waiting(self) -> "DeliveryQuerySet":
+        """Waiting for a drain to claim them (due now or later)."""
+        return self.filter(status__in=WAITING_DELIVERY_STATUSES)
+
+    def due(self, moment: datetime | None = None) -> "DeliveryQuerySet":
+        """Waiting and due at `moment` (now)."""
+        return self.waiting().filter(next_attempt_at__lte=moment or timezone.now())
+
+    def pending(self) -> "DeliveryQuerySet":
+        """Not final yet."""
+        return self.filter(status__in=PENDING_DELIVERY_STATUSES)
+
+
 class Delivery(models.Model):
     """One message to one channel; the rows are the outbox that workers and the sweep drain."""
 
@@ -162,11 +184,16 @@ class Delivery(models.Model):
     )
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(
+        null=True, blank=True, help_text="While sending: the claim's lease; past it, the drain died."
+    )
     provider_message_id = models.CharField(max_length=255, blank=True)
     last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DeliveryQuerySet.as_manager()
 
     class Meta:
         ordering = ("id",)
@@ -192,6 +219,12 @@ class Delivery(models.Model):
                 condition=models.Q(status__in=["queued", "sending"]),
             ),
             models.Index(fields=["content_hash", "created_at"], name="delivery_dedup"),
+            # Claims whose lease ran out (their drain died), per channel.
+            models.Index(
+                fields=["channel", "lease_until"],
+                name="delivery_lease",
+                condition=models.Q(status="sending"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -16,17 +16,19 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.api_gateway import metrics
 from apps.customers.models import Category, Customer
-from apps.notifications import dispatch
+from apps.notifications import dispatch, metrics
 from apps.notifications.events import deliveries_finished
 from apps.notifications.models import (
+    WAITING_DELIVERY_STATUSES,
     Delivery,
     DeliveryStatus,
     Event,
     Notification,
     NotificationTemplate,
+    Priority,
     SkipReason,
+    Strategy,
     delivery_priority,
 )
 from apps.notifications.outbox.policy import quiet_until
@@ -226,7 +228,7 @@ def _supersede_older_status_notifications(*, order_id: int) -> None:
         Delivery.objects.filter(
             notification__order_id=order_id,
             notification__event=Event.ORDER_STATUS_CHANGED,
-            status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRYING],
+            status__in=WAITING_DELIVERY_STATUSES,
         )
         .select_related("notification")
         .select_for_update(of=("self",))  # a drain's claim skips them until this commits
@@ -256,8 +258,8 @@ def notification_create(
     category: str = Category.MARKETING,
     context: dict[str, Any] | None = None,
     channels: list[str] | None = None,
-    strategy: str = "all",
-    priority: str = "normal",
+    strategy: str = Strategy.ALL,
+    priority: str = Priority.NORMAL,
     dedup_key: str | None = None,
     order_id: int | None = None,
     api_key: Any = None,
@@ -323,8 +325,8 @@ def notification_send(
             category=data.get("category") or Category.MARKETING,
             context=data.get("context") or {},
             channels=data.get("channels"),
-            strategy=data.get("strategy") or "all",
-            priority=data.get("priority") or "normal",
+            strategy=data.get("strategy") or Strategy.ALL,
+            priority=data.get("priority") or Priority.NORMAL,
             api_key=api_key,
             idempotency_key=idempotency_key or None,
             fingerprint=fingerprint,
@@ -359,8 +361,8 @@ def notification_for_order(
             source=MessageSource(template_key=template_key),
             category=Category.ORDER_UPDATES,
             context=context,
-            strategy="all",
-            priority="high",
+            strategy=Strategy.ALL,
+            priority=Priority.HIGH,
             dedup_key=dedup_key,
             order_id=order_id,
         )
@@ -380,7 +382,7 @@ def deliveries_failover(deliveries: list[Delivery]) -> None:
     """Deliveries that ended failed or skipped mid-way: a failover notification tries its next channel."""
     for delivery in deliveries:
         notification = delivery.notification
-        if notification.strategy != "failover" or delivery.channel not in notification.channels:
+        if notification.strategy != Strategy.FAILOVER or delivery.channel not in notification.channels:
             continue
         start = notification.channels.index(delivery.channel) + 1
         deliveries_create(notification=notification, customer=notification.customer, start=start)

@@ -5,7 +5,7 @@ from datetime import datetime
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
-from apps.notifications.models import Delivery, Notification
+from apps.notifications.models import Delivery, DeliveryStatus, Notification
 from core.utils.ids import parse_id
 
 
@@ -46,7 +46,7 @@ def notification_history(
 
 def dead_letters(*, channel: str | None = None, since: datetime | None = None) -> QuerySet[Delivery]:
     """Deliveries that failed for good, newest first: what an operator may replay."""
-    queryset = Delivery.objects.filter(status="failed").select_related("notification")
+    queryset = Delivery.objects.filter(status=DeliveryStatus.FAILED).select_related("notification")
     if channel:
         queryset = queryset.filter(channel=channel)
     if since:
@@ -56,3 +56,7 @@ def dead_letters(*, channel: str | None = None, since: datetime | None = None) -
 
 def notifications_of_order(order_id: int) -> QuerySet[Notification]:
     return notification_queryset().filter(order_id=order_id).order_by("created_at", "id")
+
+
+def notifications_with_deliveries(notification_ids: "tuple[int, ...] | list[int]") -> QuerySet[Notification]:
+    return Notification.objects.filter(pk__in=notification_ids).prefetch_related("deliveries")

@@ -1,8 +1,5 @@
 """Order endpoints: create, read, list, and change status."""
 
-from collections.abc import Callable
-from typing import Any
-
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -15,14 +12,11 @@ from apps.api_gateway.schema import error_response
 from apps.api_gateway.serializers import FilterSerializer, StrictCharField, validated
 from apps.customers.selectors import customer_get
 from apps.orders.models import Order, OrderItem, OrderStatusChange
+from apps.orders.sections import ORDER_DETAIL_SECTIONS
 from apps.orders.selectors import order_get, order_list
 from apps.orders.services import ItemInput, order_change_status, order_create
 from apps.orders.state_machine import IllegalTransition, OrderStatus
 from core.db_router import reads_from_replica
-
-# Sections other apps add to the order detail (name -> function of the order), registered in their
-# AppConfig.ready(); this keeps orders from importing them.
-ORDER_DETAIL_SECTIONS: dict[str, Callable[[Order], Any]] = {}
 
 
 class IllegalTransitionError(Conflict):

@@ -2,13 +2,9 @@
 secret, send a test event, and the log of attempts. An endpoint belongs to the API key that created
 it: another key gets 404."""
 
-from datetime import timedelta
 from typing import Any, cast
 
 from django.conf import settings
-from django.db import transaction
-from django.http import Http404
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import pagination, serializers, status
 from rest_framework.request import Request
@@ -17,13 +13,16 @@ from rest_framework.views import APIView
 
 from apps.api_gateway.models import ApiKey
 from apps.api_gateway.pagination import PageNumberPagination, paginated_response
-from apps.webhooks.models import SUBSCRIBABLE, EventType, WebhookAttempt, WebhookEndpoint
+from apps.webhooks.models import SUBSCRIBABLE, WebhookAttempt, WebhookEndpoint
 from apps.webhooks.safety import UnsafeUrl, url_check
-from apps.webhooks.signing import secret_new
-from apps.webhooks.subscribers import messages_create
-from core.utils.ids import parse_id
-
-ROTATION_OVERLAP = timedelta(hours=24)
+from apps.webhooks.selectors import attempt_list, endpoint_get, endpoint_list
+from apps.webhooks.services import (
+    endpoint_create,
+    endpoint_delete,
+    endpoint_rotate_secret,
+    endpoint_test,
+    endpoint_update,
+)
 
 
 class EndpointInputSerializer(serializers.Serializer):
@@ -96,10 +95,7 @@ def _key(request: Request) -> ApiKey:
 
 
 def _endpoint(request: Request, endpoint_id: str) -> WebhookEndpoint:
-    endpoint = WebhookEndpoint.objects.filter(pk=parse_id(endpoint_id) or 0, api_key=_key(request)).first()
-    if endpoint is None:
-        raise Http404("No webhook endpoint with this id.")
-    return endpoint
+    return endpoint_get(api_key=_key(request), endpoint_id=endpoint_id)
 
 
 EXAMPLE = {"url": "https://shop.example/hooks/notifications", "events": ["delivery.sent", "delivery.failed"]}
@@ -110,7 +106,7 @@ class EndpointListApi(APIView):
 
     @extend_schema(responses=EndpointOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
-        queryset = WebhookEndpoint.objects.filter(api_key=_key(request)).order_by("-created_at", "-id")
+        queryset = endpoint_list(api_key=_key(request))
         return paginated_response(
             request=request, view=self, queryset=queryset, serializer_class=EndpointOutputSerializer
         )
@@ -124,12 +120,8 @@ class EndpointListApi(APIView):
         serializer = EndpointInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        endpoint = WebhookEndpoint.objects.create(
-            api_key=_key(request),
-            url=data["url"],
-            events=data["events"],
-            description=data["description"],
-            secret=secret_new(),
+        endpoint = endpoint_create(
+            api_key=_key(request), url=data["url"], events=data["events"], description=data["description"]
         )
         return Response(EndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
@@ -145,19 +137,12 @@ class EndpointDetailApi(APIView):
         serializer = EndpointInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         data: dict[str, Any] = dict(serializer.validated_data)
-        for field in ("url", "events", "description"):
-            if field in data:
-                setattr(endpoint, field, data[field])
-        if data.get("enabled") is True:
-            endpoint.disabled_at, endpoint.disabled_reason, endpoint.failing_since = None, "", None
-        elif data.get("enabled") is False and endpoint.disabled_at is None:
-            endpoint.disabled_at, endpoint.disabled_reason = timezone.now(), "Disabled through the API."
-        endpoint.save()
+        endpoint = endpoint_update(endpoint=endpoint, data=data)
         return Response(EndpointOutputSerializer(endpoint).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, endpoint_id: str) -> Response:
-        _endpoint(request, endpoint_id).delete()
+        endpoint_delete(endpoint=_endpoint(request, endpoint_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -165,13 +150,7 @@ class EndpointRotateApi(APIView):
     @extend_schema(request=None, responses=EndpointWithSecretSerializer)
     def post(self, request: Request, endpoint_id: str) -> Response:
         """A new secret; the previous one still signs for 24 hours (both signatures are sent)."""
-        endpoint = _endpoint(request, endpoint_id)
-        endpoint.previous_secret, endpoint.previous_secret_until = (
-            endpoint.secret,
-            timezone.now() + ROTATION_OVERLAP,
-        )
-        endpoint.secret = secret_new()
-        endpoint.save()
+        endpoint = endpoint_rotate_secret(endpoint=_endpoint(request, endpoint_id))
         return Response(EndpointWithSecretSerializer(endpoint).data)
 
 
@@ -182,12 +161,7 @@ class EndpointTestApi(APIView):
     )
     def post(self, request: Request, endpoint_id: str) -> Response:
         """Queue a `webhook.test` event for this endpoint, subscribed or not."""
-        endpoint = _endpoint(request, endpoint_id)
-        with transaction.atomic():
-            queued = messages_create(
-                [(EventType.WEBHOOK_TEST, {"endpoint": endpoint.pk, "message": "This is a test event."})],
-                endpoint_ids=[endpoint.pk],
-            )
+        queued = endpoint_test(endpoint=_endpoint(request, endpoint_id))
         return Response({"queued": queued}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -196,8 +170,7 @@ class EndpointAttemptsApi(APIView):
 
     @extend_schema(responses=AttemptSerializer(many=True))
     def get(self, request: Request, endpoint_id: str) -> Response:
-        endpoint = _endpoint(request, endpoint_id)
-        queryset = WebhookAttempt.objects.filter(endpoint=endpoint).select_related("message")
+        queryset = attempt_list(endpoint=_endpoint(request, endpoint_id))
         return paginated_response(
             request=request, view=self, queryset=queryset, serializer_class=AttemptSerializer
         )

@@ -60,6 +60,9 @@ class WebhookMessage(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
     claimed_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(
+        null=True, blank=True, help_text="While sending: the claim's lease; past it, the drain died."
+    )
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -71,7 +74,10 @@ class WebhookMessage(models.Model):
                 fields=["status", "next_attempt_at"],
                 name="webhook_message_due",
                 condition=models.Q(status__in=["pending", "sending"]),
-            )
+            ),
+            models.Index(
+                fields=["lease_until"], name="webhook_message_lease", condition=models.Q(status="sending")
+            ),
         ]
 
     def __str__(self) -> str:

@@ -259,10 +259,12 @@ NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=8)
 # Retry n waits uniform(0, min(CAP, BASE * 2^(n-1))) seconds (exponential backoff, full jitter).
 NOTIFICATION_BACKOFF_BASE = env.float("NOTIFICATION_BACKOFF_BASE", default=2.0)
 NOTIFICATION_BACKOFF_CAP = env.float("NOTIFICATION_BACKOFF_CAP", default=600.0)
-# Outbox sweep: how often it runs, when a `sending` delivery counts as abandoned (a worker died), and
-# how long a due delivery may sit in the broker before it is handed over again.
+# Outbox sweep: how often it runs (it also reclaims expired leases and heals statuses).
 NOTIFICATION_SWEEP_INTERVAL = env.float("NOTIFICATION_SWEEP_INTERVAL", default=15.0)
-NOTIFICATION_SENDING_TIMEOUT = env.float("NOTIFICATION_SENDING_TIMEOUT", default=120.0)
+# A claim's lease (core/outbox/lease.py), for deliveries and webhook messages: a drain renews it every
+# third of it while it works; a claim whose lease ran out belongs to a drain that died and is taken
+# back at once by the next drain of its outbox (or the sweep).
+NOTIFICATION_CLAIM_LEASE = env.float("NOTIFICATION_CLAIM_LEASE", default=15.0)
 NOTIFICATION_REENQUEUE_AFTER = env.float("NOTIFICATION_REENQUEUE_AFTER", default=60.0)
 # An identical message (customer, channel, rendered text) within this many seconds is skipped.
 NOTIFICATION_DEDUP_WINDOW = env.float("NOTIFICATION_DEDUP_WINDOW", default=600.0)

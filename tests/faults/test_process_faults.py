@@ -33,7 +33,6 @@ def sent_count() -> int:
 def test_kill_9_worker_mid_burst_loses_nothing(
     integration: CeleryWorker, settings: Any, fake_smtp: FakeSMTP
 ) -> None:
-    settings.NOTIFICATION_SENDING_TIMEOUT = 2  # the sweep runs here, in the test process
     settings.NOTIFICATION_REENQUEUE_AFTER = 1
     fake_smtp.data_delay = 0.05  # a slow provider: the kill lands while batches of 50 are being sent
     customers = Customer.objects.bulk_create(

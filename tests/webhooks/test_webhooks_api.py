@@ -122,7 +122,7 @@ def test_an_endpoint_failing_longer_than_the_limit_is_disabled_when_an_event_run
 
     from django.utils import timezone
 
-    from apps.webhooks.sender import message_send
+    from apps.webhooks.outbox import message_send
 
     receiver.answers = [500, 500]
     created = api.post(URL, {"url": receiver.url, "events": ["delivery.sent"]}, format="json").json()
@@ -151,7 +151,7 @@ def test_a_batch_is_posted_at_once_so_a_slow_receiver_holds_one_thread_per_messa
 ) -> None:
     from django.utils import timezone
 
-    from apps.webhooks.sender import BATCH, messages_claim, messages_send
+    from apps.webhooks.outbox import BATCH, messages_claim, messages_send
 
     receiver.delay = 0.3
     created = api.post(URL, {"url": receiver.url, "events": ["delivery.sent"]}, format="json").json()

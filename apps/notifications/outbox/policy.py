@@ -1,7 +1,6 @@
 """Retry policy: what an attempt's outcome makes of a delivery (sent, retry when, failed), backoff with
 full jitter, and the quiet-hours rule for retries. Pure functions of the delivery and the outcome."""
 
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,6 +10,7 @@ from django.conf import settings
 from apps.customers.models import Category, Customer
 from apps.notifications.channels import ChannelError
 from apps.notifications.models import AttemptOutcome, Delivery, DeliveryStatus, Notification
+from core.outbox.backoff import backoff_delay as backoff
 
 # Categories whose messages wait for the end of the customer's quiet hours. Order updates do not:
 # they go at once, and Telegram delivers them silently during quiet hours.
@@ -19,10 +19,7 @@ WAITS_FOR_QUIET = {Category.MARKETING}
 
 def backoff_delay(attempt: int) -> float:
     """Exponential backoff with full jitter: uniform(0, min(cap, base * 2^(attempt-1)))."""
-    ceiling = min(
-        settings.NOTIFICATION_BACKOFF_CAP, settings.NOTIFICATION_BACKOFF_BASE * 2 ** max(attempt - 1, 0)
-    )
-    return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
+    return backoff(attempt, base=settings.NOTIFICATION_BACKOFF_BASE, cap=settings.NOTIFICATION_BACKOFF_CAP)
 
 
 def quiet_until(notification: Notification, moment: datetime, customer: Customer | None = None) -> Any:

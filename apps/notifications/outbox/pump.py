@@ -15,12 +15,11 @@ chain of wakes.
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Min
 from django.utils import timezone
 
 from apps.customers.preferences import unsubscribe_url
@@ -32,12 +31,21 @@ from apps.notifications.channels import (
     channel_factory,
 )
 from apps.notifications.circuits import breaker_for
-from apps.notifications.models import Delivery, DeliveryStatus, Notification, SkipReason
+from apps.notifications.models import (
+    WAITING_DELIVERY_STATUSES,
+    Delivery,
+    DeliveryStatus,
+    Notification,
+    SkipReason,
+    Strategy,
+)
 from apps.notifications.outbox.claim import deliveries_claim
 from apps.notifications.outbox.record import Outcome, deliveries_release, deliveries_skip, outcomes_record
-from core.patterns.circuit_breaker import CircuitBreaker
+from apps.notifications.outbox.sweep import deliveries_reclaim_expired
+from core.outbox.drain import Drain, DrainResult, Due, due_read
+from core.patterns.circuit_breaker import CLOSED, OPEN, CircuitBreaker
 from core.patterns.rate_limit import RateLimitUnavailable
-from core.wake import MAX_TIMER, TIMER_TICKS
+from core.wake import MAX_TIMER
 
 logger = logging.getLogger(__name__)
 
@@ -47,22 +55,9 @@ RATE_LIMIT_UNAVAILABLE_WAIT = 5.0
 PROBE_WAIT = 1.0
 # A drain waits until this many of the provider's rate-limit slots are free (or a batch's worth).
 RATE_CHUNK = 10
-# Seconds a batch may run past the drain's budget before its rest is given back (the task's soft
-# time limit is 60 s; the budget NOTIFICATION_DRAIN_SECONDS, 1 s by default).
-OVERRUN = 30.0
 # Another channel's deliveries due within this many seconds keep a backlog to one drain (see
 # _others_due): longer than the waits of a rate-limited channel between its windows.
 OTHERS_HORIZON = 2.0
-
-
-@dataclass
-class DrainResult:
-    sent: int = 0
-    failed: int = 0
-    waiting: int = 0
-    batches: int = 0
-    next_due_in: float | None = None
-    out_of_time: bool = False
 
 
 def outbox_drain(
@@ -75,66 +70,67 @@ def outbox_drain(
     """Send `channel`'s due deliveries until none is left or `budget` seconds have passed (then
     `out_of_time` is set, and the caller wakes the next drain: after giving its turn back, see
     core.wake). `each_batch` is called before every claim (the task renews its turn)."""
+    drain = DeliveryDrain(
+        channel,
+        batch_size=batch_size or settings.NOTIFICATION_BATCH_SIZE,
+        lease=settings.NOTIFICATION_CLAIM_LEASE,
+    )
     budget = settings.NOTIFICATION_DRAIN_SECONDS if budget is None else budget
-    size = batch_size or settings.NOTIFICATION_BATCH_SIZE
-    deadline = time.monotonic() + budget
-    result = DrainResult()
-    sender = channel_factory.get(channel)
-    while True:
-        if time.monotonic() >= deadline:
-            result.out_of_time = True
-            break
-        if each_batch is not None:
-            each_batch()
-        free = _capacity(sender, result, want=min(size, RATE_CHUNK))
-        if free <= 0:
-            break  # the provider's limit is (nearly) used up: a timer wake comes back for the rest
-        checked = timezone.now()
-        batch = deliveries_claim(channel=channel, limit=min(size, free))
-        if not batch:
-            # Whatever waits now was due later than `checked`: the timer wake below is for the
-            # earliest of those, not for a wait noted earlier in this drain (which another batch
-            # may have turned into a longer one, as a circuit that opened meanwhile does).
-            _note_due(result, _next_due_in(channel, after=checked))
-            break
-        result.batches += 1
-        if len(batch) == size and dispatch.drain_turns() > 1 and not _others_due(channel):
+    return drain.run(budget=budget, each_batch=each_batch)
+
+
+class DeliveryDrain(Drain):
+    """The drain of one channel's deliveries (core.outbox.drain runs the loop)."""
+
+    model = Delivery
+    sending = DeliveryStatus.SENDING
+
+    def __init__(self, channel: str, *, batch_size: int, lease: float) -> None:
+        super().__init__(batch_size=batch_size, lease=lease)
+        self.channel = channel
+        self.sender = channel_factory.get(channel)
+
+    def reclaim(self) -> int:
+        return deliveries_reclaim_expired(channel=self.channel)
+
+    def capacity(self, result: DrainResult) -> int:
+        """How many deliveries to claim: no more than the provider's shared limit lets go now, so a
+        Telegram backlog is not claimed only to be given back. While fewer than RATE_CHUNK slots are
+        free the drain waits for them: slots of a busy window free one by one, and a drain per slot
+        would spend more on waking than on sending."""
+        want = min(self.batch_size, RATE_CHUNK)
+        try:
+            free, wait = self.sender.capacity(want)
+        except RateLimitUnavailable:
+            free, wait = 0, RATE_LIMIT_UNAVAILABLE_WAIT
+        if free >= want:
+            return min(self.batch_size, free)
+        if Delivery.objects.filter(channel=self.channel).due().exists():
+            result.note_wait(wait)
+        return 0
+
+    def claim(self, limit: int) -> list[Delivery]:
+        return deliveries_claim(channel=self.channel, limit=limit)
+
+    def claimed(self, batch: Sequence[Any], limit: int, result: DrainResult) -> None:
+        if len(batch) == self.batch_size and dispatch.drain_turns() > 1 and not _others_due(self.channel):
             # More is due than one batch: let another worker process start draining beside us.
-            dispatch.outbox_wake([channel], beside=True)
-        _drain_batch(sender, channel, batch, result, deadline=deadline + OVERRUN)
-    if not result.out_of_time and result.next_due_in is not None:
-        dispatch.outbox_wake([channel], countdown=result.next_due_in)
-    return result
+            dispatch.outbox_wake([self.channel], beside=True)
 
+    def send(self, batch: Sequence[Any], result: DrainResult, *, deadline: float) -> None:
+        _drain_batch(self.sender, self.channel, list(batch), result, deadline=deadline)
 
-def _capacity(sender: Channel, result: DrainResult, *, want: int) -> int:
-    """How many deliveries to claim: no more than the provider's shared limit lets go now, so a
-    Telegram backlog is not claimed only to be given back. While fewer than `want` slots are free
-    the drain waits for them: slots of a busy window free one by one, and a drain per slot would
-    spend more on waking than on sending."""
-    try:
-        free, wait = sender.capacity(want)
-    except RateLimitUnavailable:
-        free, wait = 0, RATE_LIMIT_UNAVAILABLE_WAIT
-    if free >= want:
-        return free
-    if _due_exists(sender.name):
-        _note_wait(result, wait)
-    return 0
+    def due(self, *, after: datetime) -> Due:
+        return due_read(
+            Delivery.objects.filter(channel=self.channel),
+            waiting=list(WAITING_DELIVERY_STATUSES),
+            sending=DeliveryStatus.SENDING,
+            after=after,
+            horizon=MAX_TIMER,
+        )
 
-
-def _next_due_in(channel: str, *, after: datetime) -> float | None:
-    """Seconds until the earliest waiting delivery of `channel` due after `after` is due (at least one
-    timer tick), or None when none is due within a timer's reach (later ones are the sweep's)."""
-    due = Delivery.objects.filter(
-        channel=channel,
-        status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRYING],
-        next_attempt_at__gt=after,
-        next_attempt_at__lte=after + timedelta(seconds=MAX_TIMER),
-    ).aggregate(due=Min("next_attempt_at"))["due"]
-    if due is None:
-        return None
-    return max((due - timezone.now()).total_seconds(), 1 / TIMER_TICKS)
+    def wake(self, *, countdown: float) -> None:
+        dispatch.outbox_wake([self.channel], countdown=countdown)
 
 
 def _others_due(channel: str) -> bool:
@@ -142,21 +138,8 @@ def _others_due(channel: str) -> bool:
     (a Telegram backlog between two rate-limit windows): then its drains need the worker's other
     process more than this backlog does."""
     others = dispatch.served_channels() - {channel}
-    return bool(others) and (
-        Delivery.objects.filter(
-            channel__in=sorted(others),
-            status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRYING],
-            next_attempt_at__lte=timezone.now() + timedelta(seconds=OTHERS_HORIZON),
-        ).exists()
-    )
-
-
-def _due_exists(channel: str) -> bool:
-    return Delivery.objects.filter(
-        channel=channel,
-        status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRYING],
-        next_attempt_at__lte=timezone.now(),
-    ).exists()
+    soon = timezone.now() + timedelta(seconds=OTHERS_HORIZON)
+    return bool(others) and Delivery.objects.filter(channel__in=sorted(others)).due(soon).exists()
 
 
 def _drain_batch(
@@ -178,35 +161,22 @@ def _drain_batch(
     _send_all(sender, channel, batch, result, deadline=deadline)
 
 
-def _note_due(result: DrainResult, wait: float | None) -> None:
-    """Something is due again in `wait` seconds: the drain's timer wake must come by then."""
-    if wait is None:
-        return
-    if result.next_due_in is None or wait < result.next_due_in:
-        result.next_due_in = wait
-
-
-def _note_wait(result: DrainResult, wait: float, count: int = 1) -> None:
-    result.waiting += count
-    _note_due(result, wait)
-
-
 def _through_circuit(channel: str, batch: list[Delivery], result: DrainResult) -> tuple[list[Delivery], bool]:
     """What the channel's circuit lets through now, and whether that is a half-open probe; the rest
     waits (a failover notification skips to its next channel instead)."""
     decision = breaker_for(channel).before_call()
-    if decision.allowed and decision.state == "closed":
+    if decision.allowed and decision.state == CLOSED:
         return batch, False
     allowed = batch[:1] if decision.allowed else []  # half-open: one probe
     held = batch[len(allowed) :]
-    failover = [d for d in held if d.notification.strategy == "failover" and decision.state == "open"]
+    failover = [d for d in held if d.notification.strategy == Strategy.FAILOVER and decision.state == OPEN]
     if failover:
         deliveries_skip(failover, SkipReason.CIRCUIT_OPEN)
     waiting = [d for d in held if d not in failover]
     if waiting:
         wait = decision.retry_in if not decision.allowed else PROBE_WAIT
         deliveries_release({d.pk: (d, wait) for d in waiting}, reason=f"circuit {decision.state}")
-        _note_wait(result, wait, len(waiting))
+        result.note_wait(wait, len(waiting))
     return allowed, decision.allowed
 
 
@@ -223,7 +193,7 @@ def _through_rate_limits(sender: Channel, batch: list[Delivery], result: DrainRe
     if held:
         deliveries_release(held, reason="rate limit")
         for _, wait in held.values():
-            _note_wait(result, wait)
+            result.note_wait(wait)
     return [d for d in batch if d.pk not in held]
 
 
@@ -259,10 +229,10 @@ def _send_all(
             deliveries_release({d.pk: (d, 0.0) for d in rest}, reason="drain out of time")
             result.out_of_time = True
             return
-        if start and breaker.state() != "closed":
+        if start and breaker.state() != CLOSED:
             wait = breaker.reset_timeout
             deliveries_release({d.pk: (d, wait) for d in rest}, reason="circuit open")
-            _note_wait(result, wait, len(rest))
+            result.note_wait(wait, len(rest))
             return
         chunk = batch[start : start + every]
         now = timezone.now()
@@ -273,7 +243,7 @@ def _send_all(
             if error is None or not error.transient or error.retry_after is not None:
                 return False
             breaker.record_failure()
-            return breaker.state() != "closed"
+            return breaker.state() != CLOSED
 
         sent = sender.send_many([_message_of(sender, d, now) for d in chunk], stop=stop)
         outcomes = [
@@ -288,7 +258,7 @@ def _send_all(
             wait = breaker.reset_timeout
             held = unsent + batch[start + every :]
             deliveries_release({d.pk: (d, wait) for d in held}, reason="circuit open")
-            _note_wait(result, wait, len(held))
+            result.note_wait(wait, len(held))
             return
 
 
@@ -300,4 +270,4 @@ def _flush(outcomes: list[Outcome], breaker: CircuitBreaker, result: DrainResult
     result.sent += summary.sent
     result.failed += summary.failed
     if summary.next_due_in is not None:
-        _note_due(result, summary.next_due_in)
+        result.note_due(summary.next_due_in)

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from apps.api_gateway import metrics
 from apps.customers.services import customer_change_contact, customer_mark_unreachable
+from apps.notifications import metrics
 from apps.notifications.channels import ChannelError
 from apps.notifications.events import DeliveryFailed, deliveries_finished
 from apps.notifications.models import Delivery, DeliveryAttempt, DeliveryStatus

@@ -1,5 +1,5 @@
-"""Recovery: what the happy path dropped. Deliveries stuck in `sending` because their worker died are
-given back (the lost call counts as an attempt), notification statuses a dead worker left behind are
+"""Recovery: what the happy path dropped. Deliveries whose claim's lease ran out because their drain
+died are given back (the lost call counts as an attempt), notification statuses a dead worker left behind are
 derived again, and every channel with due deliveries is woken, so a lost wake or a broker that lost its
 queue delays deliveries by at most NOTIFICATION_SWEEP_INTERVAL. Also the replay of dead letters."""
 
@@ -24,6 +24,7 @@ from apps.notifications.models import (
     NotificationStatus,
 )
 from apps.notifications.status import notifications_refresh_status
+from core.outbox.claim import rows_expired
 from core.patterns.observer import event_bus
 
 logger = logging.getLogger(__name__)
@@ -32,17 +33,20 @@ SWEEP_BATCH = 5000
 
 
 @transaction.atomic
-def _reclaim_abandoned(now: Any) -> int:
-    """Deliveries left in `sending` by a worker that died. The provider may have been called, so the
-    lost call counts as an attempt (recorded as `worker_lost`): a message that kills its worker every
-    time still ends in `failed` instead of circling forever."""
-    stuck = list(
-        Delivery.objects.select_for_update(skip_locked=True)
-        .filter(
-            status=DeliveryStatus.SENDING,
-            claimed_at__lt=now - timedelta(seconds=settings.NOTIFICATION_SENDING_TIMEOUT),
-        )
-        .values_list("pk", "claimed_at", "attempts")
+def deliveries_reclaim_expired(*, channel: str | None = None) -> int:
+    """Deliveries left in `sending` by a drain that died: their lease ran out (core.outbox.lease).
+    The provider may have been called, so the lost call counts as an attempt (recorded as
+    `worker_lost`): a message that kills its worker every time still ends in `failed` instead of
+    circling forever. Called by a drain that finds one of its channel's leases ran out, and by the sweep."""
+    now = timezone.now()
+    stuck = rows_expired(
+        Delivery,
+        sending=DeliveryStatus.SENDING,
+        now=now,
+        columns=("id", "claimed_at", "attempts"),
+        where="AND c.channel = %(channel)s" if channel else "",
+        params={"channel": channel} if channel else None,
+        limit=SWEEP_BATCH,
     )
     if not stuck:
         return 0
@@ -79,6 +83,9 @@ def _reclaim_abandoned(now: Any) -> int:
             for pk, notification_id, channel in lost
         ]
         transaction.on_commit(lambda: _publish_all(events))
+    logger.warning(
+        "%d deliveries reclaimed: their drain stopped while sending", len(stuck), extra={"channel": channel}
+    )
     return len(stuck)
 
 
@@ -105,24 +112,14 @@ def _publish_all(events: list[DeliveryFailed]) -> None:
 
 
 def outbox_sweep() -> dict[str, int]:
-    """Safe beside running workers: it gives back only what is past the claim timeout, and waking a
+    """Safe beside running workers: it gives back only claims whose lease ran out, and waking a
     channel whose drain runs already costs at most one empty task."""
+    reclaimed = deliveries_reclaim_expired()
     now = timezone.now()
-    reclaimed = _reclaim_abandoned(now)
     _heal_statuses(now)
-    channels = sorted(
-        set(
-            Delivery.objects.filter(
-                status__in=[DeliveryStatus.QUEUED, DeliveryStatus.RETRYING], next_attempt_at__lte=now
-            )
-            .values_list("channel", flat=True)
-            .distinct()
-        )
-    )
+    channels = sorted(set(Delivery.objects.due(now).values_list("channel", flat=True).distinct()))
     if channels:
         dispatch.outbox_wake(channels)
-    if reclaimed:
-        logger.warning("Outbox sweep: %d stuck deliveries reclaimed", reclaimed)
     return {"reclaimed": reclaimed, "woken": len(channels)}
 
 
