@@ -71,7 +71,6 @@ def wrk(url: str, key: str, name: str, *, body: str = "", method: str = "POST") 
 
 
 def bench_api(env: dict[str, str]) -> dict[str, Any]:
-    from apps.api_gateway.models import WorkerHeartbeat
     from apps.api_gateway.services import api_key_create
     from apps.customers.models import Customer
 
@@ -79,7 +78,9 @@ def bench_api(env: dict[str, str]) -> dict[str, Any]:
     customer = Customer.objects.create(
         name="Load", email="load@bench.example", telegram_chat_id="9001", channels=["email", "telegram"]
     )
-    row = WorkerHeartbeat.objects.create(hostname="bench-row", seen_at=customer.created_at)
+    from bench.models import BenchRow
+
+    row = BenchRow.objects.create(name="bench-row", at=customer.created_at)
     order = json.dumps(
         {
             "customer": customer.pk,

@@ -21,10 +21,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+os.environ.setdefault("DJANGO_BENCH_BASE", "config.settings.test")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_profile")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
-os.environ.setdefault("BENCH_ENDPOINTS", "true")
 
 
 def main() -> None:

@@ -60,7 +60,7 @@ def log(message: str) -> None:
 def environment(smtp_port: int, telegram_port: int) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
-        DJANGO_SETTINGS_MODULE="config.settings.prod",
+        DJANGO_SETTINGS_MODULE="bench.settings",
         SECRET_KEY="bench-" + "x" * 50,
         ALLOWED_HOSTS="127.0.0.1,localhost",
         SECURE_SSL_REDIRECT="false",
@@ -75,7 +75,6 @@ def environment(smtp_port: int, telegram_port: int) -> dict[str, str]:
         TELEGRAM_BOT_TOKEN=TOKEN,
         TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{telegram_port}",
         API_THROTTLE_RATE="none",
-        BENCH_ENDPOINTS="1",
         NOTIFICATION_CUSTOMER_HOURLY_CAP="1000000",
         PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
     )

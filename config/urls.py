@@ -9,7 +9,7 @@ from apps.api_gateway import views as gateway_views
 from apps.api_gateway.metrics import metrics_view
 from apps.customers.views import unsubscribe
 from apps.notifications.dashboard import dashboard_view
-from apps.notifications.webhooks import telegram_webhook
+from apps.notifications.telegram_inbound import telegram_webhook
 
 urlpatterns = [
     path("api/v1/", include("apps.api_gateway.urls")),

@@ -1,19 +1,11 @@
 """Version 1 of the API: each app's routes, then a JSON 404 for anything else under /api/v1/."""
 
-from django.conf import settings
 from django.urls import include, path, re_path
 
-from apps.api_gateway.bench_views import BenchInsertApi, BenchRowApi
 from apps.api_gateway.views import api_not_found
 
-bench = (
-    [path("bench/insert/", BenchInsertApi.as_view()), path("bench/rows/<int:row_id>/", BenchRowApi.as_view())]
-    if settings.BENCH_ENDPOINTS
-    else []
-)
-
 urlpatterns = [
-    *bench,
+    path("customers/", include("apps.notifications.customer_urls")),
     path("customers/", include("apps.customers.urls")),
     path("orders/", include("apps.orders.urls")),
     path("notifications/", include("apps.notifications.urls")),

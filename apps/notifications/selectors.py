@@ -1,11 +1,12 @@
 """Notification reads (the repository)."""
 
 from datetime import datetime
+from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Max, Prefetch, QuerySet
 from django.http import Http404
 
-from apps.notifications.models import Delivery, DeliveryStatus, Notification
+from apps.notifications.models import Delivery, DeliveryStatus, Notification, NotificationTemplate
 from core.utils.ids import parse_id
 
 
@@ -60,3 +61,23 @@ def notifications_of_order(order_id: int) -> QuerySet[Notification]:
 
 def notifications_with_deliveries(notification_ids: "tuple[int, ...] | list[int]") -> QuerySet[Notification]:
     return Notification.objects.filter(pk__in=notification_ids).prefetch_related("deliveries")
+
+
+def template_by_id(template_id: object) -> NotificationTemplate | None:
+    return NotificationTemplate.objects.filter(pk=parse_id(template_id) or 0).first()
+
+
+def template_get(template_id: object) -> NotificationTemplate:
+    template = template_by_id(template_id)
+    if template is None:
+        raise Http404("No template with this id.")
+    return template
+
+
+def template_list(**filters: Any) -> QuerySet[NotificationTemplate]:
+    """Templates matching `key`, `channel`, `language` (those given), with their latest version."""
+    return (
+        NotificationTemplate.objects.filter(**filters)
+        .annotate(latest_version=Max("versions__version"))
+        .order_by("key", "channel", "language", "id")
+    )

@@ -13,11 +13,10 @@ from typing import Any
 
 import httpx
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from apps.customers.models import Customer, TelegramLink
-from apps.customers.preferences import preference_set, with_channel
+from apps.customers.models import Customer
+from apps.customers.services import telegram_chat_switch, telegram_link_store, telegram_link_use
 
 _bot_username: dict[str, str] = {}
 
@@ -56,7 +55,7 @@ def telegram_link_create(*, customer: Customer) -> LinkOffer:
     username = bot_username()
     token = secrets.token_urlsafe(24)  # 32 characters of A-Z a-z 0-9 _ -, as deep links allow
     expires_at = timezone.now() + timedelta(seconds=settings.TELEGRAM_LINK_TTL)
-    TelegramLink.objects.create(customer=customer, token_hash=_hash(token), expires_at=expires_at)
+    telegram_link_store(customer=customer, token_hash=_hash(token), expires_at=expires_at)
     return LinkOffer(url=f"https://t.me/{username}?start={token}", expires_at=expires_at)
 
 
@@ -81,46 +80,20 @@ def telegram_update_handle(update: dict[str, Any]) -> dict[str, Any] | None:
     return {"method": "sendMessage", "chat_id": chat_id, "text": reply}
 
 
-@transaction.atomic
 def _link(chat_id: int, token: str) -> str:
-    link = (
-        TelegramLink.objects.select_for_update()
-        .select_related("customer")
-        .filter(token_hash=_hash(token))
-        .first()
-    )
-    if link is None or link.used_at is not None or link.expires_at <= timezone.now():
+    customer = telegram_link_use(token_hash=_hash(token), chat_id=str(chat_id))
+    if customer is None:
         return "This link is no longer valid. Ask the shop for a new one."
-    link.used_at, link.chat_id = timezone.now(), str(chat_id)
-    link.save(update_fields=["used_at", "chat_id"])
-    customer = Customer.objects.select_for_update().get(pk=link.customer_id)
-    customer.telegram_chat_id = str(chat_id)
-    if "telegram" not in customer.channels:
-        customer.channels = [*customer.channels, "telegram"]
-    customer.unreachable_channels = [c for c in customer.unreachable_channels if c != "telegram"]
-    customer.preferences = with_channel(customer.preferences, channel="telegram", on=True)
-    customer.save(
-        update_fields=["telegram_chat_id", "channels", "unreachable_channels", "preferences", "updated_at"]
-    )
     return f"Hello {customer.name}! Your order updates will arrive in this chat. Send /stop to end them."
 
 
-def _switch_chat(chat_id: int, *, on: bool) -> bool:
-    """Switch Telegram on or off, in every category, for the customers linked to this chat; False
-    when no customer is linked to it."""
-    customer_ids = list(Customer.objects.filter(telegram_chat_id=str(chat_id)).values_list("pk", flat=True))
-    for customer_id in customer_ids:
-        preference_set(customer_id=customer_id, channel="telegram", on=on)
-    return bool(customer_ids)
-
-
 def _stop(chat_id: int) -> str:
-    if not _switch_chat(chat_id, on=False):
+    if not telegram_chat_switch(chat_id=str(chat_id), on=False):
         return "This chat is not linked to a customer account."
     return "Done: no more notifications in this chat. Send /start to receive them again."
 
 
 def _resume(chat_id: int) -> str:
-    if not _switch_chat(chat_id, on=True):
+    if not telegram_chat_switch(chat_id=str(chat_id), on=True):
         return "Open the link from the shop to connect this chat to your account."
     return "Welcome back: notifications will arrive in this chat again."

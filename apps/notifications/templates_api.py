@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from django.db.models import Max
 from django.http import Http404
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
@@ -17,6 +16,7 @@ from apps.api_gateway.serializers import FilterSerializer, StrictCharField, vali
 from apps.customers.selectors import customer_find
 from apps.notifications.channels import CHANNEL_CHOICES
 from apps.notifications.models import NotificationTemplate, TemplateVersion
+from apps.notifications.selectors import template_by_id, template_get, template_list
 from apps.notifications.templating import (
     InlineTemplate,
     TemplateExists,
@@ -30,7 +30,6 @@ from apps.notifications.templating import (
     template_version_number,
     template_versions,
 )
-from core.utils.ids import parse_id
 
 LANGUAGE = r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$"
 CHANNELS = CHANNEL_CHOICES
@@ -112,7 +111,7 @@ class TemplateReferenceField(serializers.Field):
 
     def to_internal_value(self, data: Any) -> NotificationTemplate | InlineTemplate:
         if isinstance(data, int) and not isinstance(data, bool):
-            template = NotificationTemplate.objects.filter(pk=parse_id(data) or 0).first()
+            template = template_by_id(data)
             if template is None:
                 raise serializers.ValidationError("No template with this id.")
             return template
@@ -140,10 +139,7 @@ class PreviewOutputSerializer(serializers.Serializer):
 
 
 def _template(template_id: str) -> NotificationTemplate:
-    template = NotificationTemplate.objects.filter(pk=parse_id(template_id) or 0).first()
-    if template is None:
-        raise Http404("No template with this id.")
-    return template
+    return template_get(template_id)
 
 
 def _fields(data: dict[str, Any]) -> dict[str, Any]:
@@ -170,11 +166,7 @@ class TemplateListApi(APIView):
     @extend_schema(parameters=[TemplateFilterSerializer], responses=TemplateOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         filters = validated(TemplateFilterSerializer, request.query_params)
-        queryset = (
-            NotificationTemplate.objects.filter(**filters)
-            .annotate(latest_version=Max("versions__version"))
-            .order_by("key", "channel", "language", "id")
-        )
+        queryset = template_list(**filters)
         return paginated_response(
             request=request, view=self, queryset=queryset, serializer_class=TemplateOutputSerializer
         )

@@ -388,5 +388,3 @@ WORKER_METRICS_ADDR = env("WORKER_METRICS_ADDR", default="127.0.0.1")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 # Which gunicorn instance answered (X-Served-By), for operators and the nginx test.
 INSTANCE_NAME = env("INSTANCE_NAME", default="")
-# Routes the baseline endpoint of `make bench` (/api/v1/bench/insert/); off everywhere else.
-BENCH_ENDPOINTS = env.bool("BENCH_ENDPOINTS", default=False)

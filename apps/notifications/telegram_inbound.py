@@ -1,4 +1,4 @@
-"""Telegram: the link endpoint of the API, and the webhook Telegram posts updates to.
+"""The inbound Telegram webhook: the updates Telegram posts to us (/start with a link token, /stop).
 
 The webhook is not behind API keys (Telegram cannot send one); it trusts an update only when the
 X-Telegram-Bot-Api-Secret-Token header equals TELEGRAM_WEBHOOK_SECRET, the secret given to setWebhook.
@@ -15,45 +15,11 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
-from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from apps.api_gateway.exceptions import Conflict, error_json
-from apps.api_gateway.schema import error_response
-from apps.customers.selectors import customer_get
-from apps.notifications.telegram_bot import (
-    TelegramNotConfigured,
-    telegram_link_create,
-    telegram_update_handle,
-)
+from apps.api_gateway.exceptions import error_json
+from apps.notifications.telegram_bot import telegram_update_handle
 
 logger = logging.getLogger(__name__)
-
-
-class TelegramLinkOutputSerializer(serializers.Serializer):
-    url = serializers.URLField(help_text="t.me deep link; opening it and pressing Start links the chat.")
-    expires_at = serializers.DateTimeField()
-
-
-class TelegramLinkApi(APIView):
-    @extend_schema(
-        request=None,
-        responses={
-            201: TelegramLinkOutputSerializer,
-            409: error_response(409, "No Telegram bot is configured, so there is nothing to link to."),
-        },
-    )
-    def post(self, request: Request, customer_id: str) -> Response:
-        customer = customer_get(customer_id)
-        try:
-            offer = telegram_link_create(customer=customer)
-        except TelegramNotConfigured as exc:
-            raise Conflict(f"Telegram is not configured: {exc}") from None
-        body = TelegramLinkOutputSerializer({"url": offer.url, "expires_at": offer.expires_at}).data
-        return Response(body, status=status.HTTP_201_CREATED)
 
 
 @csrf_exempt

@@ -1,6 +1,6 @@
 """Minimal DRF endpoints for `make bench`: the same stack (API key, throttle, envelope) inserting one
-row and reading one row, as the baselines the real endpoints are compared with. Routed only when
-BENCH_ENDPOINTS is on."""
+row and reading one row of a table of their own, as the baselines the real endpoints are compared
+with. Routed only by bench/urls.py (bench/settings.py)."""
 
 import uuid
 
@@ -12,26 +12,26 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.api_gateway.models import WorkerHeartbeat
+from bench.models import BenchRow
 
 
 class RowSerializer(serializers.ModelSerializer):
     class Meta:
-        model = WorkerHeartbeat
-        fields = ("id", "hostname", "seen_at")
+        model = BenchRow
+        fields = ("id", "name", "at")
 
 
 @extend_schema(exclude=True)
 class BenchInsertApi(APIView):
     def post(self, request: Request) -> Response:
-        row = WorkerHeartbeat.objects.create(hostname=uuid.uuid4().hex, seen_at=timezone.now())
+        row = BenchRow.objects.create(name=uuid.uuid4().hex, at=timezone.now())
         return Response({"id": row.pk}, status=status.HTTP_201_CREATED)
 
 
 @extend_schema(exclude=True)
 class BenchRowApi(APIView):
     def get(self, request: Request, row_id: int) -> Response:
-        row = WorkerHeartbeat.objects.filter(pk=row_id).first()
+        row = BenchRow.objects.filter(pk=row_id).first()
         if row is None:
             raise Http404("No such row.")
         return Response(RowSerializer(row).data)
