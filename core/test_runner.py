@@ -16,7 +16,7 @@ class PytestTestRunner:
         parser.add_argument("--keepdb", action="store_true", help="Keep the test database between runs.")
 
     def run_tests(self, test_labels: list[str], **_: Any) -> int:
-        """Test labels are pytest node ids or paths (`tests/orders`, `tests/test_nginx.py::test_x`)."""
+        """Test labels are pytest node ids or paths (`tests/orders`, `tests/deploy/test_nginx.py::test_x`)."""
         import pytest
 
         argv = []

@@ -12,7 +12,7 @@ from selenium.webdriver.common.by import By
 
 from apps.notifications.models import Delivery
 from tests.fakes.worker import wait_for
-from tests.test_dashboard import make_deliveries
+from tests.notifications.test_dashboard import make_deliveries
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

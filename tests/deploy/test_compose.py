@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 APP_SERVICES = {"migrate", "web1", "web2", "worker-telegram", "worker-email", "beat"}
 HA_SERVICES = {"postgres-replica", "redis-replica", *(f"redis-sentinel-{n}" for n in (1, 2, 3))}
 

@@ -50,6 +50,6 @@ def test_celery_uses_the_rewritten_broker_url_even_when_the_environment_names_an
     }
     code = "import django; django.setup(); from config.celery import app; "
     code += "print(*app.connection_for_read().alt)"
-    root = Path(__file__).parent.parent
+    root = Path(__file__).parent.parent.parent
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True)
     assert out.stdout.split() == ["sentinel://127.0.0.1:26001/1", "sentinel://127.0.0.1:26002/1"], out.stderr
