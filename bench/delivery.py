@@ -54,7 +54,7 @@ def raw_smtp(smtp_stats: int, smtp_port: int, count: int) -> float:
 
 def raw_smtp_built(smtp_stats: int, smtp_port: int, count: int) -> float:
     """The same loop building each message (what any sender of distinct emails does, and the
-    baseline of shared/reference/performance-floor.md): the text and HTML of a delivered order
+    baseline of docs/performance.md): the text and HTML of a delivered order
     email, to a different recipient each time, as a multipart/alternative MIME message built with
     the stdlib's compat32 classes (Django's, and the faster of the stdlib's two APIs)."""
     from email.mime.multipart import MIMEMultipart

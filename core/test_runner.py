@@ -1,4 +1,4 @@
-"""`python manage.py test` runs the pytest suite (the runner pytest-django's docs describe), so the seed's
+"""`python manage.py test` runs the pytest suite (the runner pytest-django's docs describe), so the classic
 `manage.py test` and `coverage run manage.py test` give the same result as `make test`."""
 
 from argparse import ArgumentParser

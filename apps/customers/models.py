@@ -29,7 +29,7 @@ phone_validator = RegexValidator(
 
 # Which contact field a channel needs; a channel missing here needs no contact point.
 CHANNEL_CONTACT_FIELDS = {"telegram": "telegram_chat_id", "email": "email"}
-# Order used when a customer does not state a preference (DESIGN section 4).
+# Order used when a customer does not state a preference (docs/design.md, "Customers").
 DEFAULT_CHANNEL_ORDER = ("telegram", "email")
 
 

@@ -1,4 +1,4 @@
-"""The order status state machine (DESIGN section 4), pure logic with no database access."""
+"""The order status state machine (docs/design.md, "Orders"), pure logic with no database access."""
 
 from dataclasses import dataclass
 

@@ -1,2 +1,2 @@
-"""Outbound webhooks (shared/DESIGN.md section 10): endpoints per API key, an outbox of signed
+"""Outbound webhooks (docs/design.md, "Webhooks"): endpoints per API key, an outbox of signed
 events written with the delivery changes they report, and the drain that sends them."""

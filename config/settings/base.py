@@ -297,7 +297,7 @@ TELEGRAM_BOT_USERNAME = env("TELEGRAM_BOT_USERNAME", default="")
 TELEGRAM_LINK_TTL = env.int("TELEGRAM_LINK_TTL", default=3600)
 TELEGRAM_API_BASE_URL = env_text("TELEGRAM_API_BASE_URL", "https://api.telegram.org")
 TELEGRAM_WEBHOOK_SECRET = env("TELEGRAM_WEBHOOK_SECRET", default="")
-# The operators' chat (the seed's TELEGRAM_CHAT_ID): with a bot token, alerts about failed deliveries
+# The operators' chat (TELEGRAM_CHAT_ID): with a bot token, alerts about failed deliveries
 # go there over the bot unless OPS_ALERT_CHANNEL names another channel.
 TELEGRAM_CHAT_ID = env("TELEGRAM_CHAT_ID", default="")
 # Outbound Telegram limits, shared by all workers through Redis: at most TELEGRAM_RATE_PER_BOT

@@ -1,5 +1,5 @@
 """Finding Redis: REDIS_SENTINELS turns every Redis URL into the Sentinels' master on the same
-database (DESIGN section 12); without it, the URLs are used as they are."""
+database (docs/design.md, "Beyond one machine"); without it, the URLs are used as they are."""
 
 import os
 import subprocess

@@ -45,7 +45,7 @@ def seed_client(
         TELEGRAM_CHAT_ID=OPS_CHAT,
         NOTIFICATION_MAX_ATTEMPTS="2",
     )
-    env.pop("OPS_ALERT_CHANNEL", None)  # the seed's .env has no such line
+    env.pop("OPS_ALERT_CHANNEL", None)  # a plain .env has no such line
     worker = CeleryWorker(env=env, log_path=tmp_path / "worker.log", seed_command=True)
     worker.start()
     web, url = gunicorn(env=env, log_path=tmp_path / "gunicorn.log", workers=1)

@@ -85,12 +85,12 @@ def broker_purge(url: str) -> None:
                     channel.close()
 
 
-# The seed README's worker command, word for word: no -Q, no feature flags.
+# The worker command of Celery's own docs, word for word: no -Q, no feature flags.
 SEED_COMMAND = ["celery", "-A", "config", "worker", "-l", "info"]
 
 
 class CeleryWorker:
-    """A worker process; `seed_command=True` starts it exactly as the seed README says."""
+    """A worker process; `seed_command=True` starts it exactly as the classic Celery docs say."""
 
     def __init__(
         self, *, env: dict[str, str], log_path: Path, concurrency: int = 2, seed_command: bool = False

@@ -1,7 +1,7 @@
 """Redis (broker, cache, throttling) stopped in the middle of a burst of orders, with real gunicorn,
 worker and beat processes on a private redis-server: the API keeps answering 2xx, and every order's
 email arrives once Redis is back, brought back by the outbox sweep. The worker is started with the
-seed's plain command (`celery -A config worker -l info`) and outlives every outage."""
+plain command (`celery -A config worker -l info`) and outlives every outage."""
 
 import time
 from collections import Counter
