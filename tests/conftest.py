@@ -15,6 +15,7 @@ from apps.api_gateway.services import api_key_create
 from apps.notifications.channels import channel_factory
 from apps.notifications.models import Delivery
 from apps.orders.events import OrderCreated, OrderStatusChanged
+from apps.orders.models import OrderEvent
 from core.patterns.observer import event_bus
 from core.utils.net import port_open
 from tests.fakes.smtp import FakeSMTP
@@ -62,6 +63,33 @@ def require_redis() -> str:
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _worker_done_before_flush(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A committed-data test may leave work that a worker of the session (started by an earlier
+    integration test) is planning or sending: wait for it before pytest-django truncates the tables,
+    or the TRUNCATE and the worker's transaction deadlock."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or (
+        marker is not None and marker.kwargs.get("transaction")
+    )
+    if not transactional:
+        yield
+        return
+    request.getfixturevalue("transactional_db")  # set up first, so torn down (flushed) after this
+    yield
+    worker_settle()
+
+
+def worker_settle() -> None:
+    """Nothing pending is left to claim, and what is being planned or sent is waited for."""
+    OrderEvent.objects.filter(status="pending").delete()
+    wait_for(lambda: not OrderEvent.objects.filter(status="planning").exists(), timeout=30)
+    Delivery.objects.filter(status__in=["queued", "retrying"]).update(
+        status="skipped", skip_reason="duplicate"
+    )
+    wait_for(lambda: not Delivery.objects.filter(status="sending").exists(), timeout=30)
 
 
 @pytest.fixture
@@ -116,6 +144,19 @@ def order_events() -> Iterator[list[object]]:
     yield seen
     for event_type in (OrderCreated, OrderStatusChanged):
         event_bus.unsubscribe(event_type, seen.append)
+
+
+def plan_order_events() -> int:
+    """Plan every due order event now, in this process, as the planner task does in a worker (the
+    request that changes an order only writes the event). Returns how many were planned."""
+    from apps.notifications.outbox.planner import order_events_plan
+
+    planned = 0
+    while True:
+        result = order_events_plan(budget=10)
+        planned += result.sent
+        if not result.sent:
+            return planned
 
 
 def error_of(response: Any) -> dict[str, Any]:
@@ -190,10 +231,6 @@ def integration(
     celery_worker_process.ensure_running()
     yield celery_worker_process
     channel_factory.reset()
-    # Let the worker finish with this test's rows before pytest-django truncates the tables: a worker
-    # transaction still recording an attempt would deadlock with the TRUNCATE. Nothing pending is
-    # left to claim, and what is being sent is waited for.
-    Delivery.objects.filter(status__in=["queued", "retrying"]).update(
-        status="skipped", skip_reason="duplicate"
-    )
-    wait_for(lambda: not Delivery.objects.filter(status="sending").exists(), timeout=30)
+    # The worker finishes with this test's rows before pytest-django truncates the tables (the
+    # autouse fixture above settles it again; by then there is nothing left).
+    worker_settle()

@@ -28,8 +28,8 @@ class NotificationsConfig(AppConfig):
         pre_save.connect(on_template_saving, sender=NotificationTemplate, dispatch_uid="template-version-v1")
         post_save.connect(on_template_saved, sender=NotificationTemplate, dispatch_uid="template-version")
 
-        event_bus.subscribe(OrderCreated, subscribers.on_order_created)
-        event_bus.subscribe(OrderStatusChanged, subscribers.on_order_status_changed)
+        event_bus.subscribe(OrderCreated, subscribers.on_order_event)
+        event_bus.subscribe(OrderStatusChanged, subscribers.on_order_event)
         event_bus.subscribe(DeliveryFailed, on_delivery_failed)
 
         # Extension points of the layers below: the order detail, /health/ and /metrics/.

@@ -10,10 +10,12 @@ Tasks are sent by name, so no module imports the tasks module back.
 """
 
 import logging
+import threading
 from collections.abc import Iterable
 
 from celery import current_app
 from django.conf import settings
+from django.db import transaction
 
 from apps.notifications.models import Priority
 from core.wake import Turn, drain_started, drain_wake, turn_take
@@ -21,6 +23,9 @@ from core.wake import Turn, drain_started, drain_wake, turn_take
 logger = logging.getLogger(__name__)
 
 DRAIN_TASK = "apps.notifications.tasks.outbox_drain"
+PLAN_TASK = "apps.notifications.tasks.order_events_plan"
+# The planner of order events: one at a time (its turn), so one order's events are planned in order.
+PLAN_FLAG = "outbox:woken:order-events"
 OPS_ALERT_TASK = "apps.notifications.tasks.ops_alert"
 BROADCAST_TASK = "apps.notifications.tasks.broadcast"
 # Redis priority steps: lower is sooner. Order updates go before bulk sends.
@@ -78,6 +83,58 @@ def outbox_turn_take(channel: str, *, beside: bool = False) -> tuple[Turn | None
     """A turn to drain `channel`, or None and the seconds until the held turns expire. Only a drain
     woken to run beside another (a full batch, see outbox.pump) may take a turn after the first."""
     return turn_take(wake_key(channel), drain_turns() if beside else 1)
+
+
+def outbox_wake_on_commit(channels: Iterable[str], *, priority: str = Priority.NORMAL) -> None:
+    """Wake the drains of `channels` once the current transaction commits: however many calls a
+    transaction makes (a planner writing a batch of notifications), each channel is woken once."""
+    pending = _pending_wakes()
+    pending.update(channels)
+    if priority == Priority.HIGH:
+        pending.add(_HIGH)
+    transaction.on_commit(_wake_pending)
+
+
+_HIGH = "\x00high"
+_local = threading.local()
+
+
+def _pending_wakes() -> set[str]:
+    """This thread's channels waiting for its transaction to commit (a thread's own: another
+    thread's commit must not wake for work this thread has not committed yet)."""
+    if not hasattr(_local, "wakes"):
+        _local.wakes = set()
+    return _local.wakes
+
+
+def _wake_pending() -> None:
+    """Each registered commit callback wakes what is pending; the first one takes it all, the rest
+    find nothing. (A transaction that rolled back leaves its channels for the next commit: a wake
+    too many costs at most an empty drain.)"""
+    pending = _pending_wakes()
+    if not pending:
+        return
+    channels = set(pending)
+    pending.clear()
+    priority = Priority.HIGH if _HIGH in channels else Priority.NORMAL
+    outbox_wake(channels - {_HIGH}, priority=priority)
+
+
+def events_wake(countdown: float = 0.0) -> None:
+    """Make sure the order events planner runs now (or in `countdown` seconds); never raises."""
+    drain_wake(task=PLAN_TASK, queue="default", flag=PLAN_FLAG, countdown=countdown, priority=0, turns=1)
+
+
+def events_wake_on_commit() -> None:
+    transaction.on_commit(events_wake)
+
+
+def events_turn_take() -> tuple[Turn | None, float]:
+    return turn_take(PLAN_FLAG, 1)
+
+
+def events_drain_started() -> None:
+    drain_started(PLAN_FLAG)
 
 
 def ops_alert_enqueue(*, channel: str, subject: str, body: str) -> None:

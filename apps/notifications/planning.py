@@ -213,7 +213,7 @@ def deliveries_after_commit(deliveries: list[Delivery], *, priority: str) -> Non
         if d.status == DeliveryStatus.QUEUED and d.next_attempt_at is not None and d.next_attempt_at <= now
     }
     if due:
-        transaction.on_commit(lambda: dispatch.outbox_wake(due, priority=priority))
+        dispatch.outbox_wake_on_commit(due, priority=priority)
 
 
 def _count_final(channels: list[str], status: str) -> None:

@@ -5,11 +5,13 @@ from typing import Any
 
 from celery import shared_task
 
+from apps.notifications import dispatch
 from apps.notifications.broadcast import broadcast_from_request
 from apps.notifications.channels import TransientError
 from apps.notifications.ops_alerts import ops_alert_send
+from apps.notifications.outbox.planner import order_events_plan as plan
 from apps.notifications.outbox.sweep import outbox_sweep as sweep
-from apps.notifications.outbox.turns import outbox_drain_in_turns
+from apps.notifications.outbox.turns import in_turns, outbox_drain_in_turns
 from core.tasks import DRAIN_OPTIONS, JOB_OPTIONS, PERIODIC_OPTIONS
 
 
@@ -18,6 +20,17 @@ def outbox_drain(channel: str, beside: bool = False) -> dict[str, Any]:
     """Drain the channel's due deliveries (see outbox.turns); `beside`: a second drain beside a
     running one, woken by a full batch."""
     return outbox_drain_in_turns(channel, beside=beside)
+
+
+@shared_task(**DRAIN_OPTIONS)
+def order_events_plan() -> dict[str, Any]:
+    """Plan the order events outbox into notifications (outbox.planner), in the planner's one turn."""
+    return in_turns(
+        take=dispatch.events_turn_take,
+        started=dispatch.events_drain_started,
+        wake=lambda countdown: dispatch.events_wake(countdown=countdown),
+        drain=lambda renew: plan(each_batch=renew),
+    )
 
 
 @shared_task(**PERIODIC_OPTIONS)

@@ -83,3 +83,62 @@ class OrderStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status} -> {self.to_status}"
+
+
+class OrderEventKind(models.TextChoices):
+    CREATED = "order_created", "Order created"
+    STATUS_CHANGED = "order_status_changed", "Order status changed"
+
+
+class OrderEventStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be planned"
+    PLANNING = "planning", "Claimed by a planner"
+    FAILED = "failed", "Could not be planned"
+
+
+class OrderEventQuerySet(models.QuerySet["OrderEvent"]):
+    def due(self, moment: Any = None) -> "OrderEventQuerySet":
+        from django.utils import timezone
+
+        return self.filter(status=OrderEventStatus.PENDING, next_attempt_at__lte=moment or timezone.now())
+
+
+class OrderEvent(models.Model):
+    """The outbox of order events: written in the transaction that changes the order, turned into
+    notifications by a worker afterwards (the request does not wait for that). A planned event is
+    deleted; its notification, unique per order and status, is the lasting record."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    customer_id = models.BigIntegerField()
+    kind = models.CharField(max_length=32, choices=OrderEventKind.choices)
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16)
+    note = models.CharField(max_length=500, blank=True)
+    payload = models.JSONField(help_text="The order as messages show it, when the event happened.")
+    request_id = models.CharField(max_length=64, blank=True, default="")
+    status = models.CharField(
+        max_length=16, choices=OrderEventStatus.choices, default=OrderEventStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = OrderEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("id",)
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                name="order_event_due",
+                condition=models.Q(status="pending"),
+            ),
+            models.Index(
+                fields=["lease_until"], name="order_event_lease", condition=models.Q(status="planning")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of order {self.order_id} ({self.status})"

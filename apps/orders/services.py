@@ -6,12 +6,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from apps.customers.models import Customer
 from apps.orders.events import OrderCreated, OrderStatusChanged
-from apps.orders.models import Order, OrderItem, OrderStatusChange
+from apps.orders.models import Order, OrderEvent, OrderEventKind, OrderItem, OrderStatusChange
 from apps.orders.selectors import order_with_relations
 from apps.orders.state_machine import order_transition
+from core.logging import request_id_var
 from core.patterns.observer import event_bus
 
 CENT = Decimal("0.01")
@@ -75,10 +77,10 @@ def order_create(
         OrderItem(order=order, sku=i.sku, name=i.name, quantity=i.quantity, unit_price=i.unit_price)
         for i in items
     )
+    data = order_data(order, rows)
+    _event_record(order, kind=OrderEventKind.CREATED, to_status=order.status, payload=data)
     event_bus.publish(
-        OrderCreated(
-            order_id=order.pk, customer_id=customer.pk, status=order.status, order=order_data(order, rows)
-        )
+        OrderCreated(order_id=order.pk, customer_id=customer.pk, status=order.status, order=data)
     )
     # A new order has no history yet; its items are the rows just written.
     return order_with_relations(order, items=rows, history=[])
@@ -97,6 +99,15 @@ def order_change_status(*, order: Order, status: str, note: str = "") -> Order:
     order.status = status
     order.save(update_fields=["status", "updated_at"])
     OrderStatusChange.objects.create(order=order, from_status=transition.source, to_status=status, note=note)
+    data = order_data(order, list(order.items.all()))
+    _event_record(
+        order,
+        kind=OrderEventKind.STATUS_CHANGED,
+        from_status=transition.source,
+        to_status=status,
+        note=note,
+        payload=data,
+    )
     event_bus.publish(
         OrderStatusChanged(
             order_id=order.pk,
@@ -104,7 +115,27 @@ def order_change_status(*, order: Order, status: str, note: str = "") -> Order:
             from_status=transition.source,
             to_status=status,
             note=note,
-            order=order_data(order, list(order.items.all())),
+            order=data,
         )
     )
     return order
+
+
+def _event_record(order: Order, *, kind: str, to_status: str, payload: dict[str, Any], **fields: str) -> None:
+    """The event's row in the order events outbox, in the order's transaction: whatever happens after
+    the commit (a worker, Redis or the broker dying), the event is planned into notifications once."""
+    OrderEvent.objects.create(
+        order=order,
+        customer_id=order.customer_id,
+        kind=kind,
+        to_status=to_status,
+        payload=payload,
+        request_id=_request_id(),
+        next_attempt_at=timezone.now(),
+        **fields,
+    )
+
+
+def _request_id() -> str:
+    value = request_id_var.get()
+    return "" if value == "-" else value

@@ -22,6 +22,8 @@ from tests.fakes.worker import wait_for, worker_env
 
 pytestmark = [pytest.mark.slow]
 
+MANAGE = [sys.executable, "manage.py"]
+
 
 @pytest.fixture
 def cluster() -> Iterator[ReplicatedCluster]:
@@ -33,11 +35,9 @@ def cluster() -> Iterator[ReplicatedCluster]:
 
 
 @pytest.fixture
-def stack(
-    cluster: ReplicatedCluster, fake_telegram: FakeTelegram, fake_smtp: FakeSMTP, tmp_path: Path
-) -> Iterator[dict[str, httpx.Client]]:
-    """Two gunicorns on the pair: `patient` accepts a replica 10 minutes behind, `strict` 1 second."""
-    env = worker_env(
+def stack_env(cluster: ReplicatedCluster, fake_telegram: FakeTelegram, fake_smtp: FakeSMTP) -> dict[str, str]:
+    """The environment of the service's processes on the pair (gunicorn's, and a worker's)."""
+    return worker_env(
         fake_telegram=fake_telegram,
         fake_smtp=fake_smtp,
         DATABASE_URL=cluster.primary.url,
@@ -46,7 +46,12 @@ def stack(
         CONN_MAX_AGE="60",  # the replica connection is kept, as in production, and then dies
         CACHE_ENABLED="false",  # the shared test Redis must not answer for this private database
     )
-    manage = [sys.executable, "manage.py"]
+
+
+@pytest.fixture
+def stack(stack_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, httpx.Client]]:
+    """Two gunicorns on the pair: `patient` accepts a replica 10 minutes behind, `strict` 1 second."""
+    env, manage = stack_env, MANAGE
     subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=180)
     created = subprocess.run(
         [*manage, "create_api_key", "replica"], cwd=ROOT, env=env, check=True, capture_output=True, text=True
@@ -79,7 +84,7 @@ def customers_named(client: httpx.Client, email: str) -> int:
 
 
 def test_list_reads_come_from_the_replica_until_it_lags_or_stops(
-    cluster: ReplicatedCluster, stack: dict[str, httpx.Client]
+    cluster: ReplicatedCluster, stack: dict[str, httpx.Client], stack_env: dict[str, str]
 ) -> None:
     patient, strict = stack["patient"], stack["strict"]
     ada = patient.post("/api/v1/customers/", json={"name": "Ada", "email": "ada@example.com"})
@@ -97,6 +102,9 @@ def test_list_reads_come_from_the_replica_until_it_lags_or_stops(
     item = {"sku": "MUG", "name": "Mug", "quantity": 1, "unit_price": "9.99"}
     order = patient.post("/api/v1/orders/", json={"customer": bob_id, "items": [item]})
     assert order.status_code == 201, order.text  # its reads after the write (the customer) hit the primary
+    # A worker on the pair plans the order's notification (on the primary).
+    plan = "from apps.notifications.outbox.planner import order_events_plan; order_events_plan(budget=10)"
+    subprocess.run([*MANAGE, "shell", "-c", plan], cwd=ROOT, env=stack_env, check=True, timeout=60)
 
     # Lists and history read the replica: Bob and his order's notification are not there yet...
     assert customers_named(patient, "bob@example.com") == 0

@@ -16,6 +16,7 @@ from apps.customers.services import customer_change_contact
 from apps.notifications.models import Delivery, NotificationTemplate
 from core.cache import CACHE_REQUESTS, TOMBSTONE, cached
 from tests.api_gateway.test_cache import UNREACHABLE_REDIS
+from tests.conftest import plan_order_events
 
 pytestmark = pytest.mark.django_db
 
@@ -62,6 +63,7 @@ def test_a_changed_customer_is_read_fresh_at_once(
 
     assert api.get(f"/api/v1/customers/{customer['id']}/").json()["telegram_chat_id"] == "88"
     order = api.post("/api/v1/orders/", order_body(customer["id"]), format="json").json()
+    plan_order_events()
     assert Delivery.objects.get(notification__order_id=order["id"], channel="telegram").address == "88"
 
 
@@ -97,6 +99,7 @@ def test_with_redis_unreachable_keys_customers_and_templates_come_from_the_datab
     with override_settings(CACHES=UNREACHABLE_REDIS):
         read = api.get(f"/api/v1/customers/{customer['id']}/")
         order = api.post("/api/v1/orders/", order_body(customer["id"]), format="json")
+        plan_order_events()  # in a worker, with the same Redis down
 
     assert read.status_code == 200
     assert read.json()["name"] == customer["name"]

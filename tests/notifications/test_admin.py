@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from apps.notifications.models import Delivery, NotificationTemplate
+from tests.conftest import plan_order_events
 
 pytestmark = pytest.mark.django_db
 
@@ -85,6 +86,7 @@ def test_template_edits_in_the_admin_are_checked_and_versioned(staff: Client) ->
 
 def test_retry_action_requeues_failed_deliveries(staff: Client, make_order: Any) -> None:
     make_order()
+    plan_order_events()
     delivery = Delivery.objects.get(channel="email")
     Delivery.objects.filter(pk=delivery.pk).update(status="failed", attempts=8, last_error="smtp_550: no")
 

@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.notifications.models import Notification
-from tests.conftest import error_of
+from tests.conftest import error_of, plan_order_events
 
 pytestmark = pytest.mark.django_db
 
@@ -164,6 +164,7 @@ def test_order_events_create_deduplicated_notifications(api: APIClient, make_ord
     url = f"/api/v1/orders/{order['id']}/status/"
     api.put(url, {"status": "confirmed"}, format="json")
     api.put(url, {"status": "confirmed"}, format="json")
+    plan_order_events()
 
     keys = sorted(str(k) for k in Notification.objects.values_list("dedup_key", flat=True))
 

@@ -8,6 +8,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from apps.notifications.models import Delivery, Notification
+from apps.orders.models import OrderEvent
 from tests.fakes.smtp import FakeSMTP, html_of, text_of
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.worker import wait_for
@@ -19,11 +20,12 @@ EMAIL = "ada@example.com"
 
 
 def settled(notification_id: int | None = None) -> bool:
-    """No notification (or not this one) is still waiting for a delivery."""
+    """No order event is waiting to be planned, and no notification (or not this one) is still
+    waiting for a delivery."""
     queryset = Notification.objects.filter(status="queued")
     if notification_id is not None:
         queryset = queryset.filter(pk=notification_id)
-    return Notification.objects.exists() and not queryset.exists()
+    return Notification.objects.exists() and not queryset.exists() and not OrderEvent.objects.exists()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from apps.customers.models import Customer
 from apps.notifications.models import Delivery, Notification
 from apps.notifications.outbox.pump import outbox_drain
 from apps.notifications.planning import MessageSource, notification_create
+from tests.conftest import plan_order_events
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +53,7 @@ def test_order_detail_does_not_grow_with_items_and_notifications(
     order = make_order(items=items)
     for status in ("confirmed", "processing", "shipped"):
         api.put(f"/api/v1/orders/{order['id']}/status/", {"status": status}, format="json")
+    plan_order_events()
 
     # The order, its items, its history, its notifications, their deliveries.
     with django_assert_max_num_queries(5):
@@ -67,6 +69,7 @@ def test_lists_do_not_grow_with_their_rows(
 ) -> None:
     for _ in range(15):
         make_order()
+    plan_order_events()
 
     with django_assert_max_num_queries(7):
         response = api.get(url, {"page_size": 50})

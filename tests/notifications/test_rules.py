@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from apps.customers.models import Customer
 from apps.notifications.models import Delivery, Notification
 from apps.notifications.planning import MessageSource, notification_create
+from tests.conftest import plan_order_events
 
 pytestmark = pytest.mark.django_db
 
@@ -84,6 +85,7 @@ def test_newer_status_supersedes_a_waiting_one(api: APIClient, make_order: Any) 
     api.put(url, {"status": "confirmed"}, format="json")
     api.put(url, {"status": "processing"}, format="json")
     api.put(url, {"status": "cancelled"}, format="json")
+    plan_order_events()
 
     by_key = {n.dedup_key: n for n in Notification.objects.filter(order_id=order["id"])}
     statuses = {
@@ -108,6 +110,7 @@ def test_hourly_cap_skips_api_sends_but_not_order_events(
 
     results = [api.post(SEND, body, format="json").json() for body in bodies]
     make_order(customer=customer["id"])
+    plan_order_events()
 
     email_status = [
         [(d["status"], d["skip_reason"]) for d in r["deliveries"] if d["channel"] == "email"] for r in results

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from tests.conftest import error_of
+from tests.conftest import error_of, plan_order_events
 
 pytestmark = pytest.mark.django_db
 
@@ -135,6 +135,7 @@ def test_duplicate_external_id_is_400(api: APIClient, make_order: Any) -> None:
 
 def test_retrieve_order(api: APIClient, make_order: Any) -> None:
     order = make_order()
+    plan_order_events()
 
     response = api.get(f"{URL}{order['id']}/")
 

@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from apps.api_gateway.services import api_key_create
 from apps.webhooks.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
-from tests.conftest import error_of
+from tests.conftest import error_of, plan_order_events
 from tests.fakes.webhook import SignedReceiver
 
 pytestmark = pytest.mark.django_db
@@ -108,6 +108,7 @@ def test_events_are_written_with_the_change_that_causes_them(
 
     for status in ("confirmed", "processing"):  # no worker here: "confirmed" is still waiting
         api.put(f"/api/v1/orders/{order['id']}/status/", {"status": status}, format="json")
+        plan_order_events()
 
     skipped = [m.body["data"] for m in WebhookMessage.objects.filter(type="delivery.skipped")]
     superseded = [d for d in skipped if d["skip_reason"] == "superseded"]

@@ -1,6 +1,7 @@
 """Recovery: what the happy path dropped. Deliveries whose claim's lease ran out because their drain
-died are given back (the lost call counts as an attempt), notification statuses a dead worker left behind are
-derived again, and every channel with due deliveries is woken, so a lost wake or a broker that lost its
+died are given back (the lost call counts as an attempt), so are order events a dead planner held,
+notification statuses a dead worker left behind are derived again, and the planner and every channel
+with due work are woken, so a lost wake or a broker that lost its
 queue delays deliveries by at most NOTIFICATION_SWEEP_INTERVAL. Also the replay of dead letters."""
 
 import logging
@@ -23,7 +24,9 @@ from apps.notifications.models import (
     Notification,
     NotificationStatus,
 )
+from apps.notifications.outbox.planner import events_reclaim_expired
 from apps.notifications.status import notifications_refresh_status
+from apps.orders.models import OrderEvent
 from core.outbox.claim import rows_expired
 from core.patterns.observer import event_bus
 
@@ -115,8 +118,11 @@ def outbox_sweep() -> dict[str, int]:
     """Safe beside running workers: it gives back only claims whose lease ran out, and waking a
     channel whose drain runs already costs at most one empty task."""
     reclaimed = deliveries_reclaim_expired()
+    events_reclaim_expired()
     now = timezone.now()
     _heal_statuses(now)
+    if OrderEvent.objects.due(now).exists():
+        dispatch.events_wake()
     channels = sorted(set(Delivery.objects.due(now).values_list("channel", flat=True).distinct()))
     if channels:
         dispatch.outbox_wake(channels)

@@ -1,10 +1,13 @@
 """A drain task's run: drain the channel while holding one of its turns (core.wake), again while wakes
 came in meanwhile, and hand over to the next drain when out of time."""
 
+from collections.abc import Callable
 from typing import Any
 
 from apps.notifications import dispatch
 from apps.notifications.outbox.pump import outbox_drain
+from core.outbox.drain import DrainResult
+from core.wake import Turn
 
 
 def outbox_drain_in_turns(channel: str, *, beside: bool = False) -> dict[str, Any]:
@@ -35,3 +38,33 @@ def outbox_drain_in_turns(channel: str, *, beside: bool = False) -> dict[str, An
         if not requested:
             return totals
         turn, held_for = dispatch.outbox_turn_take(channel, beside=beside)
+
+
+def in_turns(
+    *,
+    take: Callable[[], tuple[Turn | None, float]],
+    started: Callable[[], None],
+    wake: Callable[[float], None],
+    drain: Callable[[Callable[[], None]], DrainResult],
+) -> dict[str, Any]:
+    """The same loop for any outbox whose drains take turns (the order events planner)."""
+    totals = {"sent": 0, "failed": 0, "waiting": 0, "batches": 0, "turns": 0}
+    turn, held_for = take()
+    started()
+    while True:
+        if turn is None:
+            wake(held_for)
+            return totals
+        try:
+            result = drain(turn.renew)
+        finally:
+            requested = turn.give_back()
+        totals["turns"] += 1
+        for name in ("sent", "failed", "waiting", "batches"):
+            totals[name] += getattr(result, name)
+        if result.out_of_time:
+            wake(0.0)
+            return totals
+        if not requested:
+            return totals
+        turn, held_for = take()
