@@ -1,6 +1,7 @@
 """Order endpoints: create, read, list, and change status."""
 
-from django.http import Http404
+from typing import Any
+
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -11,7 +12,7 @@ from apps.api_gateway.exceptions import Conflict
 from apps.api_gateway.pagination import PageNumberPagination, paginated_response
 from apps.api_gateway.schema import error_response
 from apps.api_gateway.serializers import FilterSerializer, StrictCharField, validated
-from apps.customers.selectors import customer_get
+from apps.orders.insert import ExternalIdTaken, UnknownCustomer
 from apps.orders.models import Order, OrderItem, OrderStatusChange
 from apps.orders.sections import ORDER_DETAIL_SECTIONS
 from apps.orders.selectors import order_get, order_list
@@ -85,6 +86,34 @@ class OrderOutputSerializer(serializers.ModelSerializer):
         )
 
 
+_datetime = serializers.DateTimeField().to_representation
+
+
+def order_output(order: Order) -> dict[str, Any]:
+    """What OrderOutputSerializer answers (it stays the documented schema), built without DRF's
+    per-field machinery: on the order path that cost a fifth of the request. A test holds the two
+    equal."""
+    return {
+        "id": order.pk,
+        "number": order.number,
+        "customer": order.customer_id,
+        "status": order.status,
+        "total": f"{order.total:.2f}",
+        "currency": order.currency,
+        "external_id": order.external_id,
+        "items": [
+            {"sku": i.sku, "name": i.name, "quantity": i.quantity, "unit_price": f"{i.unit_price:.2f}"}
+            for i in order.items.all()
+        ],
+        "status_history": [
+            {"from_status": h.from_status, "to_status": h.to_status, "note": h.note, "at": _datetime(h.at)}
+            for h in order.status_history.all()
+        ],
+        "created_at": _datetime(order.created_at),
+        "updated_at": _datetime(order.updated_at),
+    }
+
+
 class OrderFilterSerializer(FilterSerializer):
     customer = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     status = serializers.ChoiceField(required=False, choices=OrderStatus.choices)
@@ -111,23 +140,26 @@ class OrderListApi(APIView):
     def post(self, request: Request) -> Response:
         data = validated(OrderInputSerializer, request.data)
         try:
-            customer = customer_get(data["customer"])
-        except Http404:  # a database outage is not "no such customer": it goes up as one
+            order = order_create(
+                customer_id=data["customer"],
+                items=[ItemInput(**item) for item in data["items"]],
+                currency=data["currency"],
+                external_id=data.get("external_id"),
+            )
+        except UnknownCustomer:  # the foreign key decided; a database outage is not this
             raise serializers.ValidationError({"customer": ["No customer with this id."]}) from None
-        order = order_create(
-            customer=customer,
-            items=[ItemInput(**item) for item in data["items"]],
-            currency=data["currency"],
-            external_id=data.get("external_id"),
-        )
-        return Response(OrderOutputSerializer(order).data, status=status.HTTP_201_CREATED)
+        except ExternalIdTaken:
+            raise serializers.ValidationError(
+                {"external_id": ["An order with this external_id exists."]}
+            ) from None
+        return Response(order_output(order), status=status.HTTP_201_CREATED)
 
 
 class OrderDetailApi(APIView):
     @extend_schema(responses=OrderOutputSerializer)
     def get(self, request: Request, order_id: str) -> Response:
         order = order_get(order_id)
-        body = dict(OrderOutputSerializer(order).data)
+        body = order_output(order)
         for name, section in ORDER_DETAIL_SECTIONS.items():
             body[name] = section(order)
         return Response(body)
@@ -150,4 +182,4 @@ class OrderStatusApi(APIView):
             raise IllegalTransitionError(
                 str(exc), details={"from": exc.source, "to": exc.target, "allowed": exc.allowed}
             ) from exc
-        return Response(OrderOutputSerializer(order_get(order.pk)).data)
+        return Response(order_output(order_get(order.pk)))

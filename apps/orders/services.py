@@ -2,14 +2,16 @@
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from apps.customers.models import Customer
 from apps.orders.events import OrderCreated, OrderStatusChanged
+from apps.orders.insert import NewOrder, order_insert
 from apps.orders.models import Order, OrderEvent, OrderEventKind, OrderItem, OrderStatusChange
 from apps.orders.selectors import order_with_relations
 from apps.orders.state_machine import order_transition
@@ -50,40 +52,55 @@ def order_total(items: list[ItemInput]) -> Decimal:
     return sum((item.unit_price * item.quantity for item in items), Decimal("0")).quantize(CENT)
 
 
-@transaction.atomic
 def order_create(
-    *, customer: Customer, items: list[ItemInput], currency: str = "EUR", external_id: str | None = None
+    *,
+    customer: Customer | None = None,
+    customer_id: int | None = None,
+    items: list[ItemInput],
+    currency: str = "EUR",
+    external_id: str | None = None,
 ) -> Order:
-    """Create an order with its items and publish `order_created` in the same transaction."""
+    """Create an order with its items and its `order_created` event (the outbox row its
+    notifications are planned from), all at once, and publish `order_created`.
+
+    Raises ValidationError for what the order itself refuses (no items, a total beyond the column,
+    a malformed currency), UnknownCustomer and ExternalIdTaken."""
     if not items:
         raise ValidationError({"items": ["An order needs at least one item."]})
-    order = Order(
-        customer=customer,
+    owner = customer.pk if customer is not None else customer_id
+    if owner is None:
+        raise ValueError("order_create needs the customer")
+    total = order_total(items)
+    _validate(total=total, currency=currency)
+    new = NewOrder(
+        customer_id=owner,
         currency=currency,
-        total=order_total(items),
+        total=total,
         external_id=external_id or None,
+        items=[(i.sku, i.name, i.quantity, i.unit_price) for i in items],
+        request_id=_request_id(),
+        now=timezone.now(),
     )
-    # The customer is a row the caller has read: no query to check the foreign key again.
-    order.full_clean(exclude=["number", "customer"])
-    if order.external_id is None:
-        order.save()
-    else:
-        try:
-            with transaction.atomic():  # a concurrent insert of the same external_id
-                order.save()
-        except IntegrityError as exc:
-            raise ValidationError({"external_id": ["An order with this external_id exists."]}) from exc
-    rows = OrderItem.objects.bulk_create(
-        OrderItem(order=order, sku=i.sku, name=i.name, quantity=i.quantity, unit_price=i.unit_price)
-        for i in items
-    )
-    data = order_data(order, rows)
-    _event_record(order, kind=OrderEventKind.CREATED, to_status=order.status, payload=data)
+    order, rows = order_insert(new)
+    # In the caller's transaction if there is one; on its own (autocommit) otherwise, when the
+    # subscribers' on-commit work (waking the planner) runs at once.
     event_bus.publish(
-        OrderCreated(order_id=order.pk, customer_id=customer.pk, status=order.status, order=data)
+        OrderCreated(order_id=order.pk, customer_id=owner, status=order.status, order=order_data(order, rows))
     )
     # A new order has no history yet; its items are the rows just written.
     return order_with_relations(order, items=rows, history=[])
+
+
+def _validate(*, total: Decimal, currency: str) -> None:
+    """The model's own field rules for what the server computes or the caller may pass unchecked."""
+    errors = {}
+    for name, value in (("total", total), ("currency", currency)):
+        try:
+            cast("Field[Any, Any]", Order._meta.get_field(name)).run_validators(value)
+        except ValidationError as exc:
+            errors[name] = exc.messages
+    if errors:
+        raise ValidationError(errors)
 
 
 @transaction.atomic

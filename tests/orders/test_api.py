@@ -5,6 +5,9 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from apps.orders.api import OrderOutputSerializer, order_output
+from apps.orders.models import Order, OrderEvent, OrderItem
+from apps.orders.selectors import order_get
 from tests.conftest import error_of, plan_order_events
 
 pytestmark = pytest.mark.django_db
@@ -199,3 +202,39 @@ def test_list_orders_filters_by_customer_and_status(
 
     assert [o["id"] for o in by_customer["results"]] == [second["id"], first["id"]]
     assert [o["id"] for o in cancelled["results"]] == [second["id"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refused_orders_outside_a_transaction_are_400_and_write_nothing(
+    api: APIClient, make_customer: Any
+) -> None:
+    """Alone (as a request runs), the order, items and event are one statement: the foreign key and
+    the external_id's uniqueness decide in it."""
+    customer = make_customer()
+    items = [{"sku": "MUG", "name": "Mug", "quantity": 1, "unit_price": "9.99"}]
+    assert (
+        api.post(
+            URL, {"customer": customer["id"], "items": items, "external_id": "x"}, format="json"
+        ).status_code
+        == 201
+    )
+
+    unknown = api.post(URL, {"customer": customer["id"] + 1000, "items": items}, format="json")
+    taken = api.post(URL, {"customer": customer["id"], "items": items, "external_id": "x"}, format="json")
+
+    assert (unknown.status_code, taken.status_code) == (400, 400)
+    assert list(error_of(unknown)["details"]) == ["customer"]
+    assert list(error_of(taken)["details"]) == ["external_id"]
+    assert (Order.objects.count(), OrderItem.objects.count(), OrderEvent.objects.count()) == (1, 1, 1)
+
+
+def test_the_order_output_is_what_the_documented_serializer_says(api: APIClient, make_order: Any) -> None:
+    order = make_order(
+        items=[{"sku": f"S{i}", "name": "x", "quantity": i + 1, "unit_price": "1.5"} for i in range(3)]
+    )
+    for status in ("confirmed", "processing"):
+        api.put(f"{URL}{order['id']}/status/", {"status": status, "note": f"to {status}"}, format="json")
+
+    stored = order_get(order["id"])
+
+    assert order_output(stored) == dict(OrderOutputSerializer(stored).data)
