@@ -96,6 +96,9 @@ def bench_api(env: dict[str, str]) -> dict[str, Any]:
         with _stack({**env, "CACHE_ENABLED": cache}) as base:
             if not order_id:
                 order_id = _post(base, key, "/api/v1/orders/", order)["id"]
+                from apps.notifications.outbox.planner import order_events_plan
+
+                order_events_plan(budget=10)  # no worker here: plan its notifications, as one would
             label = f"cache_{'on' if cache == 'true' else 'off'}"
             results[label] = {
                 "baseline_insert": wrk(f"{base}/api/v1/bench/insert/", key, f"{label}-baseline", body="{}"),

@@ -75,6 +75,18 @@ class NotificationOutputSerializer(serializers.ModelSerializer):
         )
 
 
+# Changes whenever the section below would: a notification or delivery added, or any of them written
+# (every write of a delivery or notification sets its updated_at).
+_VERSION_SQL = (
+    "(SELECT COUNT(n.id) || ':' || COALESCE(CAST(MAX(n.updated_at) AS TEXT), '') || ':'"
+    " || COALESCE(CAST(MAX(d.updated_at) AS TEXT), '')"
+    " FROM {notification} n LEFT JOIN {delivery} d ON d.notification_id = n.id WHERE n.order_id = {order_id})"
+)
+ORDER_NOTIFICATIONS_VERSION = _VERSION_SQL.replace("{notification}", Notification._meta.db_table).replace(
+    "{delivery}", Delivery._meta.db_table
+)
+
+
 def order_notifications(order: Order) -> list[dict[str, Any]]:
     """The notifications of an order, for the order detail (registered by the app config)."""
     return list(NotificationOutputSerializer(notifications_of_order(order.pk), many=True).data)

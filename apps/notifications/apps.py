@@ -12,7 +12,7 @@ class NotificationsConfig(AppConfig):
         from apps.api_gateway.health import check_register
         from apps.api_gateway.metrics import collector_register
         from apps.notifications import health, metrics, subscribers
-        from apps.notifications.api import order_notifications
+        from apps.notifications.api import ORDER_NOTIFICATIONS_VERSION, order_notifications
         from apps.notifications.events import DeliveryFailed
         from apps.notifications.models import NotificationTemplate
         from apps.notifications.ops_alerts import on_delivery_failed
@@ -33,7 +33,7 @@ class NotificationsConfig(AppConfig):
         event_bus.subscribe(DeliveryFailed, on_delivery_failed)
 
         # Extension points of the layers below: the order detail, /health/ and /metrics/.
-        order_section_register("notifications", order_notifications)
+        order_section_register("notifications", order_notifications, version_sql=ORDER_NOTIFICATIONS_VERSION)
         check_register("channels", health.check_channels, degrades=health.channels_degrade)
         for collect in (metrics.collect_circuits, metrics.collect_queue_depths, metrics.collect_outbox_due):
             collector_register(collect)
