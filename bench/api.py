@@ -35,15 +35,22 @@ function request()
   n = n + 1
   local body = [[{body}]]
   body = body:gsub("#N#", (tid or 0) .. "-" .. n)
+  body = body:gsub('"#C#"', tostring({first} + (n * 7 + (tid or 0)) % {audience}))
   return wrk.format("{method}", nil, {{["Content-Type"] = "application/json",
     ["Authorization"] = "Api-Key {key}"}}, "{method}" == "GET" and nil or body)
 end
 """
 
 
+# Sends go to many customers, as a shop's do: one customer's recent history (what the hourly cap and
+# the dedup window read) stays as small as a real one's.
+AUDIENCE = 1000
+_first_reader = 0
+
+
 def wrk(url: str, key: str, name: str, *, body: str = "", method: str = "POST") -> dict[str, Any]:
     script = LOGS / f"{name}.lua"
-    script.write_text(LUA.format(body=body, key=key, method=method))
+    script.write_text(LUA.format(body=body, key=key, method=method, first=_first_reader, audience=AUDIENCE))
     out = subprocess.run(
         ["wrk", "-t2", "-c16", f"-d{WRK_SECONDS}s", "--latency", "-s", str(script), url],
         capture_output=True,
@@ -87,9 +94,14 @@ def bench_api(env: dict[str, str]) -> dict[str, Any]:
             "items": [{"sku": "MUG", "name": "Mug", "quantity": 2, "unit_price": "12.49"}],
         }
     )
-    send = json.dumps(
-        {"customer": customer.pk, "message": "Hello {{ customer.name }} #N#", "channels": ["email"]}
+    global _first_reader
+    readers = Customer.objects.bulk_create(
+        Customer(name=f"Reader {i}", email=f"reader{i}@bench.example", channels=["email"])
+        for i in range(AUDIENCE)
     )
+    _first_reader = readers[0].pk
+    assert readers[-1].pk == _first_reader + AUDIENCE - 1  # one run of ids: the script counts on it
+    send = json.dumps({"customer": "#C#", "message": "Hello {{ customer.name }} #N#", "channels": ["email"]})
     results: dict[str, Any] = {}
     order_id = 0
     for cache in ("true", "false"):
@@ -178,7 +190,7 @@ def queries_per_request(
         "create_order": lambda: client.post("/api/v1/orders/", json.loads(order), format="json"),
         "send_notification": lambda: client.post(
             "/api/v1/notifications/send/",
-            json.loads(send.replace("#N#", str(time.monotonic_ns()))),
+            json.loads(send.replace("#N#", str(time.monotonic_ns())).replace('"#C#"', str(_first_reader))),
             format="json",
         ),
         "get_customer": lambda: client.get(f"/api/v1/customers/{customer_id}/"),

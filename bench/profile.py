@@ -79,6 +79,10 @@ def _api(kind: str, n: int) -> Callable[[], None]:
     customer = Customer.objects.create(
         name="Ada", email="ada@example.com", telegram_chat_id="42", channels=["telegram", "email"]
     )
+    # Sends go to many customers, as a shop's do (one customer's hourly cap and history stay small).
+    audience = Customer.objects.bulk_create(
+        Customer(name=f"Reader {i}", email=f"reader{i}@example.com", channels=["email"]) for i in range(1000)
+    )
     _, key = api_key_create(name="profile")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
@@ -91,7 +95,11 @@ def _api(kind: str, n: int) -> Callable[[], None]:
         "orders": lambda i: client.post("/api/v1/orders/", order, format="json"),
         "send": lambda i: client.post(
             "/api/v1/notifications/send/",
-            {"customer": customer.pk, "message": f"Hello {{{{ customer.name }}}} {i}", "channels": ["email"]},
+            {
+                "customer": audience[i % len(audience)].pk,
+                "message": f"Hello {{{{ customer.name }}}} {i} {time.monotonic_ns()}",
+                "channels": ["email"],
+            },
             format="json",
         ),
         "order-detail": lambda i: client.get(f"/api/v1/orders/{detail}/"),

@@ -18,6 +18,7 @@ from apps.notifications import dispatch
 from apps.notifications.channels import CHANNEL_CHOICES
 from apps.notifications.models import Delivery, Notification, NotificationStatus, Priority, Strategy
 from apps.notifications.outbox.sweep import deliveries_retry
+from apps.notifications.output import notification_output
 from apps.notifications.planning import IdempotencyConflict, notification_send, validate_template_key
 from apps.notifications.rendering import TemplateError, template_check
 from apps.notifications.selectors import (
@@ -89,7 +90,7 @@ ORDER_NOTIFICATIONS_VERSION = _VERSION_SQL.replace("{notification}", Notificatio
 
 def order_notifications(order: Order) -> list[dict[str, Any]]:
     """The notifications of an order, for the order detail (registered by the app config)."""
-    return list(NotificationOutputSerializer(notifications_of_order(order.pk), many=True).data)
+    return [notification_output(n) for n in notifications_of_order(order.pk)]
 
 
 class MessageInputSerializer(serializers.Serializer):
@@ -255,7 +256,7 @@ class NotificationSendApi(APIView):
             raise IdempotencyKeyReused() from None
         # A new notification carries its deliveries in memory; a replayed one is read back.
         answer = notification if created else notification_get(notification.pk)
-        body = NotificationOutputSerializer(answer).data
+        body = notification_output(answer)
         return Response(body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
 
@@ -273,7 +274,7 @@ class NotificationBroadcastApi(APIView):
 class NotificationStatusApi(APIView):
     @extend_schema(responses=NotificationOutputSerializer)
     def get(self, request: Request, notification_id: str) -> Response:
-        return Response(NotificationOutputSerializer(notification_get(notification_id)).data)
+        return Response(notification_output(notification_get(notification_id)))
 
 
 class NotificationHistoryApi(APIView):

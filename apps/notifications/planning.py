@@ -8,16 +8,15 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.customers.models import Category, Customer
 from apps.notifications import dispatch, metrics
+from apps.notifications.dedup import send_checks
 from apps.notifications.events import deliveries_finished
 from apps.notifications.models import (
     WAITING_DELIVERY_STATUSES,
@@ -25,6 +24,7 @@ from apps.notifications.models import (
     DeliveryStatus,
     Event,
     Notification,
+    NotificationStatus,
     NotificationTemplate,
     Priority,
     SkipReason,
@@ -37,6 +37,7 @@ from apps.notifications.status import notifications_completed, notifications_ref
 from apps.notifications.strategies import STRATEGIES, ChannelPlan, candidate_channels
 from apps.notifications.templates_cache import template_find
 from core.logging import request_id_var
+from core.utils.bulk import insert_with_children
 from core.utils.prefetch import with_prefetched
 
 logger = logging.getLogger(__name__)
@@ -120,27 +121,12 @@ def content_hash(channel: str, rendered: RenderedMessage) -> str:
     return hashlib.sha256("\x1f".join([channel, rendered.subject, rendered.body]).encode()).hexdigest()
 
 
-def _is_duplicate(customer: Customer, channel: str, digest: str) -> bool:
-    """The same text went (or is going) to this customer on this channel within the dedup window."""
-    since = timezone.now() - timedelta(seconds=settings.NOTIFICATION_DEDUP_WINDOW)
-    return (
-        Delivery.objects.filter(
-            content_hash=digest,
-            created_at__gte=since,
-            channel=channel,
-            notification__customer=customer,
-        )
-        .exclude(status__in=[DeliveryStatus.SKIPPED, DeliveryStatus.FAILED])
-        .exists()
-    )
-
-
 def delivery_build(
     notification: Notification,
     customer: Customer,
     plan: ChannelPlan,
     capped: bool,
-    is_duplicate: Callable[[Customer, str, str], bool] = _is_duplicate,
+    is_duplicate: Callable[[Customer, str, str], bool] | None = None,
 ) -> Delivery:
     """An unsaved delivery: rendered and queued, or skipped with its reason."""
     delivery = Delivery(
@@ -160,7 +146,8 @@ def delivery_build(
     if rendered is not None:
         delivery.content_hash = content_hash(plan.channel, rendered)
         # Order events are deduplicated by their key; the window is for repeated API sends.
-        if notification.event == Event.CUSTOM and is_duplicate(customer, plan.channel, delivery.content_hash):
+        duplicate = is_duplicate is not None and notification.event == Event.CUSTOM
+        if duplicate and is_duplicate(customer, plan.channel, delivery.content_hash):  # type: ignore[misc]
             reason = SkipReason.DUPLICATE
     if reason or rendered is None:
         delivery.status = DeliveryStatus.SKIPPED
@@ -177,24 +164,22 @@ def delivery_build(
     return delivery
 
 
-def _over_hourly_cap(notification: Notification, customer: Customer) -> bool:
-    """API sends beyond the customer's hourly cap are skipped; order events never are."""
-    if notification.event != Event.CUSTOM:
-        return False
-    since = timezone.now() - timedelta(hours=1)
-    cap = settings.NOTIFICATION_CUSTOMER_HOURLY_CAP
-    recent = Notification.objects.filter(customer=customer, event=Event.CUSTOM, created_at__gte=since)
-    # Count no further than the cap: a customer with many sends must not make each one slower.
-    return recent.values("pk")[: cap + 1].count() > cap
+def deliveries_plan(*, notification: Notification, customer: Customer, start: int = 0) -> list[Delivery]:
+    """The deliveries the notification's strategy wants now (unsaved): rendered and queued, or
+    skipped with their reason. A new API send is checked against the customer's hourly cap and the
+    dedup window in one query (sends.send_checks)."""
+    strategy = STRATEGIES[notification.strategy]
+    plans = strategy.plan(customer, notification.channels, notification.category, start)
+    deliveries = [delivery_build(notification, customer, p, capped=False) for p in plans]
+    if start == 0 and notification.event == Event.CUSTOM:
+        send_checks(customer, deliveries)
+    return deliveries
 
 
 def deliveries_create(*, notification: Notification, customer: Customer, start: int = 0) -> list[Delivery]:
-    """Create the deliveries the notification's strategy wants now; enqueue them on commit."""
-    strategy = STRATEGIES[notification.strategy]
-    plans = strategy.plan(customer, notification.channels, notification.category, start)
-    capped = start == 0 and _over_hourly_cap(notification, customer)
+    """Create the deliveries of a saved notification from `start` (failover); enqueue them on commit."""
     deliveries = Delivery.objects.bulk_create(
-        [delivery_build(notification, customer, p, capped) for p in plans]
+        deliveries_plan(notification=notification, customer=customer, start=start)
     )
     deliveries_finished(deliveries)  # those skipped at once (opted out, duplicate, ...)
     deliveries_after_commit(deliveries, priority=notification.priority)
@@ -249,7 +234,6 @@ def _supersede_older_status_notifications(*, order_id: int) -> None:
     notifications_refresh_status(sorted({d.notification_id for d in stale}))
 
 
-@transaction.atomic(savepoint=False)
 def notification_create(
     *,
     customer: Customer,
@@ -266,7 +250,7 @@ def notification_create(
     idempotency_key: str | None = None,
     fingerprint: str = "",
 ) -> Notification:
-    notification = Notification.objects.create(
+    notification = Notification(
         customer=customer,
         order_id=order_id,
         event=event,
@@ -282,16 +266,33 @@ def notification_create(
         request_fingerprint=fingerprint,
         request_id=_request_id(),
     )
-    deliveries = deliveries_create(notification=notification, customer=customer)
-    with_prefetched(notification, deliveries=deliveries)  # the caller answers with them, no query
-    # No worker can see these deliveries before commit: the status needs no lock here.
-    status = STRATEGIES[strategy].status([d.status for d in deliveries])
-    if status != notification.status:
-        Notification.objects.filter(pk=notification.pk).update(status=status)
-        notification.status = status
-        notifications_completed([notification.pk])  # nothing to send: final at once
+    deliveries = deliveries_plan(notification=notification, customer=customer)
+    # No worker can see these deliveries before commit: the status needs no lock.
+    notification.status = STRATEGIES[strategy].status([d.status for d in deliveries])
+    final_at_once = any(d.status == DeliveryStatus.SKIPPED for d in deliveries)
+    if final_at_once or connection.vendor != "postgresql":
+        # What subscribers write for skipped deliveries (webhook events) commits with the rows.
+        with transaction.atomic(savepoint=False):
+            _notification_insert(notification, deliveries)
+    else:
+        # One statement on PostgreSQL, atomic by itself: alone (an API send) it needs no transaction.
+        insert_with_children(notification, deliveries, fk="notification")
+        _after_insert(notification, deliveries)
     transaction.on_commit(lambda: metrics.NOTIFICATIONS.labels(event).inc())
     return notification
+
+
+def _notification_insert(notification: Notification, deliveries: list[Delivery]) -> None:
+    insert_with_children(notification, deliveries, fk="notification")
+    deliveries_finished(deliveries)  # those skipped at once (opted out, duplicate, ...)
+    if notification.status != NotificationStatus.QUEUED:
+        notifications_completed([notification.pk])  # nothing to send: final at once
+    _after_insert(notification, deliveries)
+
+
+def _after_insert(notification: Notification, deliveries: list[Delivery]) -> None:
+    with_prefetched(notification, deliveries=deliveries)  # the caller answers with them, no query
+    deliveries_after_commit(deliveries, priority=notification.priority)
 
 
 def _request_id() -> str:

@@ -3,9 +3,10 @@
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from apps.notifications.models import Notification
+from apps.notifications.models import Delivery, Notification
 from tests.conftest import error_of, plan_order_events
 
 pytestmark = pytest.mark.django_db
@@ -171,3 +172,25 @@ def test_order_events_create_deduplicated_notifications(api: APIClient, make_ord
     assert keys == [f"order:{order['id']}:confirmed", f"order:{order['id']}:pending"]
     detail = api.get(f"/api/v1/orders/{order['id']}/").json()
     assert [n["event"] for n in detail["notifications"]] == ["order_created", "order_status_changed"]
+
+
+def test_the_notification_output_is_what_the_documented_serializer_says(
+    api: APIClient, make_customer: Any
+) -> None:
+    from apps.notifications.api import NotificationOutputSerializer
+    from apps.notifications.output import notification_output
+    from apps.notifications.selectors import notification_get
+
+    customer = make_customer(telegram_chat_id=5)
+    sent = api.post(
+        SEND, {"customer": customer["id"], "message": "Hi", "channels": ["email", "telegram"]}, format="json"
+    )
+    stored = notification_get(sent.json()["id"])
+    Delivery.objects.filter(notification=stored).update(sent_at=timezone.now(), attempts=2, last_error="x")
+    stored = notification_get(stored.pk)
+
+    assert notification_output(stored) == dict(NotificationOutputSerializer(stored).data)
+    answered = sent.json()
+    assert {k: v for k, v in answered.items() if k not in ("status", "deliveries")} == {
+        k: v for k, v in notification_output(stored).items() if k not in ("status", "deliveries")
+    }
