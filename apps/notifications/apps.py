@@ -6,12 +6,13 @@ class NotificationsConfig(AppConfig):
     label = "notifications"
 
     def ready(self) -> None:
+        from celery.signals import worker_ready
         from django.contrib import admin
         from django.db.models.signals import post_delete, post_save, pre_save
 
         from apps.api_gateway.health import check_register
         from apps.api_gateway.metrics import collector_register
-        from apps.notifications import health, metrics, subscribers
+        from apps.notifications import dispatch, health, metrics, subscribers
         from apps.notifications.api import ORDER_NOTIFICATIONS_VERSION, order_notifications
         from apps.notifications.events import DeliveryFailed
         from apps.notifications.models import NotificationTemplate
@@ -37,6 +38,8 @@ class NotificationsConfig(AppConfig):
         check_register("channels", health.check_channels, degrades=health.channels_degrade)
         for collect in (metrics.collect_circuits, metrics.collect_queue_depths, metrics.collect_outbox_due):
             collector_register(collect)
+
+        worker_ready.connect(dispatch.on_worker_ready, dispatch_uid="notifications-start-sweep")
 
         # The admin's home page links to the operator dashboard.
         admin.site.index_template = "admin/notifications/index.html"

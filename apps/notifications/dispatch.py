@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 DRAIN_TASK = "apps.notifications.tasks.outbox_drain"
 PLAN_TASK = "apps.notifications.tasks.order_events_plan"
+SWEEP_TASK = "apps.notifications.tasks.outbox_sweep"
 # The planner of order events: one at a time (its turn), so one order's events are planned in order.
 PLAN_FLAG = "outbox:woken:order-events"
 OPS_ALERT_TASK = "apps.notifications.tasks.ops_alert"
@@ -135,6 +136,16 @@ def events_turn_take() -> tuple[Turn | None, float]:
 
 def events_drain_started() -> None:
     drain_started(PLAN_FLAG)
+
+
+def on_worker_ready(**_: object) -> None:
+    """A worker (re)started: run a sweep now rather than at the scheduler's next beat, so what a
+    killed worker left (claims whose lease runs out, wakes it took down with it) is picked up at once;
+    the sweep's drains leave timer wakes for leases still running."""
+    try:
+        current_app.send_task(SWEEP_TASK, queue="default", retry=False)
+    except Exception:  # the broker is down: the scheduler's sweep comes anyway
+        logger.warning("Could not queue the start-up sweep")
 
 
 def ops_alert_enqueue(*, channel: str, subject: str, body: str) -> None:

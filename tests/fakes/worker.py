@@ -93,9 +93,16 @@ class CeleryWorker:
     """A worker process; `seed_command=True` starts it exactly as the classic Celery docs say."""
 
     def __init__(
-        self, *, env: dict[str, str], log_path: Path, concurrency: int = 2, seed_command: bool = False
+        self,
+        *,
+        env: dict[str, str],
+        log_path: Path,
+        concurrency: int = 2,
+        seed_command: bool = False,
+        queues: str = QUEUES,
     ) -> None:
         self.env = env
+        self.queues = queues
         self.log_path = ROOT / log_path
         self.concurrency = concurrency
         self.seed_command = seed_command
@@ -106,7 +113,7 @@ class CeleryWorker:
             return [sys.executable, "-m", *SEED_COMMAND, "--concurrency", str(self.concurrency)]
         return [
             sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
-            "--concurrency", str(self.concurrency), "--queues", QUEUES,
+            "--concurrency", str(self.concurrency), "--queues", self.queues,
             "--without-mingle", "--without-gossip", "--hostname", f"test-{os.getpid()}@%h",
         ]  # fmt: skip
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Min
 from django.utils import timezone
 
 from apps.notifications import dispatch
@@ -28,7 +28,9 @@ from apps.notifications.outbox.planner import events_reclaim_expired
 from apps.notifications.status import notifications_refresh_status
 from apps.orders.models import OrderEvent
 from core.outbox.claim import rows_expired
+from core.outbox.drain import MIN_WAIT
 from core.patterns.observer import event_bus
+from core.wake import MAX_TIMER
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +111,20 @@ def _heal_statuses(now: Any) -> int:
     return len(stale)
 
 
+def _wake_when_leases_end(now: Any) -> None:
+    """A timer wake for each channel whose claims' leases run out soon: a drain that died holding
+    the channel's last deliveries would otherwise wait for the next sweep to have them taken back."""
+    leases = (
+        Delivery.objects.filter(status=DeliveryStatus.SENDING, lease_until__isnull=False)
+        .values("channel")
+        .annotate(first=Min("lease_until"))
+    )
+    for row in leases:
+        wait = (row["first"] - now).total_seconds()
+        if 0 < wait <= MAX_TIMER:
+            dispatch.outbox_wake([row["channel"]], countdown=wait + MIN_WAIT)
+
+
 def _publish_all(events: list[DeliveryFailed]) -> None:
     for event in events:
         event_bus.publish(event)
@@ -126,6 +142,7 @@ def outbox_sweep() -> dict[str, int]:
     channels = sorted(set(Delivery.objects.due(now).values_list("channel", flat=True).distinct()))
     if channels:
         dispatch.outbox_wake(channels)
+    _wake_when_leases_end(now)
     return {"reclaimed": reclaimed, "woken": len(channels)}
 
 
