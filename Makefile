@@ -53,5 +53,6 @@ clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements/bench.txt
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk nginx-light >/dev/null)
 	timeout 600 $(BIN)/python bench/run.py

@@ -250,3 +250,98 @@ def bench_telegram(telegram_port: int) -> dict[str, Any]:
         "http_429": result["rate_limited"] - before["rate_limited"],
         "slot_reuse_s": slot_reuse(telegram_arrivals(telegram_port, before["messages"])),
     }
+
+
+def bench_drain(smtp_stats: int, count: int = N_EMAIL) -> dict[str, Any]:
+    """The delivery drain alone, as the peer below is measured: `count` emails already queued as
+    deliveries (API sends, planned in their requests), drained by the worker into the same sink."""
+    from django.db import transaction
+
+    from apps.customers.models import Customer
+    from apps.notifications.planning import MessageSource, notification_create
+
+    customers = Customer.objects.bulk_create(
+        Customer(name=f"Queued {i}", email=f"queued{i}@bench.example", channels=["email"])
+        for i in range(count)
+    )
+    # The order email's template: text and HTML, as the peer's messages have.
+    source = MessageSource(template_key="order_created")
+    order = {"number": "ORD-000123", "total": "24.98", "currency": "EUR", "status": "pending", "items": []}
+    before = stats(smtp_stats)["messages"]
+    with transaction.atomic():  # one commit: the backlog exists before the first send
+        for customer in customers:
+            notification_create(
+                customer=customer, event="custom", source=source, channels=["email"], context={"order": order}
+            )
+    delivered, rate = drain_rate(smtp_stats, before, count, time.time())
+    return {"emails": count, "delivered": delivered, "per_s": round(rate, 1)}
+
+
+def sample_email() -> dict[str, str]:
+    """Subject, text and HTML of an order email the drain sent: what the peer sends too."""
+    from apps.notifications.models import Delivery
+
+    delivery = Delivery.objects.filter(channel="email", status="sent").exclude(body_html="").latest("id")
+    return {"subject": delivery.subject, "message": delivery.body_plain, "html_message": delivery.body_html}
+
+
+def bench_peer(env: dict[str, str], smtp_stats: int, count: int = N_EMAIL) -> dict[str, Any]:
+    """django-post-office's `send_queued_mail` (defaults: batches of 100, 5 threads) draining `count`
+    queued text+HTML emails into the same sink: the peer a shop comparing email queues would try."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from post_office import mail
+
+    root = Path(__file__).resolve().parent.parent
+    sample = sample_email()
+    mail.send_many(
+        [
+            {"recipients": [f"peer{n}@bench.example"], "sender": "Shop <noreply@shop.example>",
+             "priority": "medium", **sample}
+            for n in range(count)
+        ]
+    )  # fmt: skip
+    before = stats(smtp_stats)["messages"]
+    started = time.time()
+    subprocess.run(
+        [sys.executable, "manage.py", "send_queued_mail"], cwd=root, env=env, check=True, timeout=300,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    delivered, rate = drain_rate(smtp_stats, before, count, started)
+    return {"emails": count, "delivered": delivered, "per_s": round(rate, 1)}
+
+
+def bench_kill(smtp_stats: int, worker: Any, restart: Any, count: int = 300) -> dict[str, Any]:
+    """The worker killed with SIGKILL about a third into a backlog of `count` order emails and started
+    again 5 s later: seconds from the restart until every one is sent (claims come back with their
+    lease, NOTIFICATION_CLAIM_LEASE)."""
+    import signal
+
+    from apps.customers.models import Customer
+    from apps.notifications.models import Delivery
+
+    customers = Customer.objects.bulk_create(
+        Customer(name=f"Kill {i}", email=f"kill{i}@bench.example", channels=["email"]) for i in range(count)
+    )
+    before = stats(smtp_stats)["messages"]
+    order_backlog(customers)
+    wait_for_messages(smtp_stats, before + count // 3, timeout=60)
+    worker.stop(signal.SIGKILL)
+    at_kill = stats(smtp_stats)["messages"] - before
+    time.sleep(5)
+    restarted = time.monotonic()
+    worker = restart()
+    emails = Delivery.objects.filter(channel="email", address__startswith="kill")
+    deadline = restarted + 180
+    while emails.filter(status="sent").count() < count and time.monotonic() < deadline:
+        time.sleep(0.2)
+    done = emails.filter(status="sent").count()
+    return {
+        "orders": count,
+        "delivered_at_kill": at_kill,
+        "sent": done,
+        "restart_to_all_s": round(time.monotonic() - restarted, 1) if done == count else None,
+        "worker": worker,
+    }

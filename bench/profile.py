@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/profile.py [orders|send|order-detail|baseline|deliveries] [N]
 
-`orders` creates N orders through the API view (as gunicorn would run it, minus HTTP), `send` makes N
+`planner` plans N new orders' events; `orders` creates N orders through the API view (as gunicorn would run it, minus HTTP), `send` makes N
 API sends, `order-detail` reads one order N times, `baseline` inserts N rows through the minimal DRF
 endpoint `make bench` compares with; `deliveries` sends N email deliveries to an SMTP sink in its own
 process. API kinds first run N requests without the profiler and print the time and queries per
@@ -45,7 +45,7 @@ def main() -> None:
     connection.settings_dict.update(CONN_MAX_AGE=60, CONN_HEALTH_CHECKS=True)
     _create_database()
     call_command("migrate", verbosity=0)
-    work = _deliveries(n) if kind == "deliveries" else _api(kind, n)
+    work = {"deliveries": _deliveries, "planner": _planner}.get(kind, lambda n: _api(kind, n))(n)
     profiler = Profiler(interval=0.0005)
     started = time.perf_counter()
     with profiler:
@@ -148,13 +148,44 @@ def _deliveries(n: int) -> Callable[[], None]:
     customers = Customer.objects.bulk_create(
         Customer(name=f"R{i}", email=f"r{i}@example.com", channels=["email"]) for i in range(n)
     )
-    for customer in customers:
+    from tests.fakes.worker import seed_default_templates
+
+    seed_default_templates()
+    order = {"number": "ORD-000123", "total": "24.98", "currency": "EUR", "status": "pending", "items": []}
+    for customer in customers:  # the order email: text and HTML
         notification_create(
-            customer=customer, event="custom", source=MessageSource(message="Hi {{ customer.name }}")
+            customer=customer,
+            event="custom",
+            source=MessageSource(template_key="order_created"),
+            channels=["email"],
+            context={"order": order},
         )
 
     def run() -> None:
         outbox_drain(channel="email", budget=600)
+
+    return run
+
+
+def _planner(n: int) -> Callable[[], None]:
+    """N new orders' events, planned into notifications and deliveries by the planner in-process."""
+    from decimal import Decimal
+
+    from apps.customers.models import Customer
+    from apps.notifications.outbox.planner import order_events_plan
+    from apps.orders.services import ItemInput, order_create
+    from tests.fakes.worker import seed_default_templates
+
+    seed_default_templates()
+    customers = Customer.objects.bulk_create(
+        Customer(name=f"R{i}", email=f"r{i}@example.com", channels=["email"]) for i in range(n)
+    )
+    items = [ItemInput(sku="MUG", name="Mug", quantity=1, unit_price=Decimal("9.99"))]
+    for customer in customers:
+        order_create(customer=customer, items=items)
+
+    def run() -> None:
+        order_events_plan(budget=600)
 
     return run
 

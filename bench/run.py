@@ -37,8 +37,11 @@ from bench.delivery import (  # noqa: E402
     N_EMAIL,
     N_MIXED_TELEGRAM,
     N_TELEGRAM,
+    bench_drain,
     bench_email,
+    bench_kill,
     bench_latency,
+    bench_peer,
     bench_telegram,
     stats,
 )
@@ -165,11 +168,15 @@ def main() -> None:
                 env=env, log_path=LOGS / "telegram.log").start(),
     ]  # fmt: skip
     time.sleep(1.5)
-    worker = Process(
-        [str(ROOT / "bin" / "start"), "worker"],
-        env={**env, "WORKER_CONCURRENCY": "2"},
-        log_path=LOGS / "worker.log",
-    ).start()
+
+    def start_worker() -> Process:
+        return Process(
+            [str(ROOT / "bin" / "start"), "worker"],
+            env={**env, "WORKER_CONCURRENCY": "2"},
+            log_path=LOGS / "worker.log",
+        ).start()
+
+    worker = start_worker()
     results: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}}
     try:
         time.sleep(3)
@@ -181,6 +188,16 @@ def main() -> None:
             log(f"a. order -> email latency at {LATENCY_RATE} orders/s for {LATENCY_SECONDS} s")
             results["latency"] = bench_latency(smtp_stats)
             results["peak_rss_mb"] = {"worker": rss_mb(worker.process.pid)}  # type: ignore[union-attr]
+            log("a. the worker killed with SIGKILL a third into 300 order emails, restarted 5 s later")
+            killed = bench_kill(smtp_stats, worker, start_worker)
+            worker = killed.pop("worker")
+            results["kill"] = killed
+            log(f"a. {N_EMAIL} queued emails: our drain, then django-post-office's send_queued_mail")
+            raw = results["email"]["raw_smtp_per_s"]
+            results["drain"] = bench_drain(smtp_stats)
+            results["drain"]["ratio"] = round(results["drain"]["per_s"] / raw, 2)
+            results["peer"] = bench_peer(env, smtp_stats)
+            results["peer"]["ratio"] = round(results["peer"]["per_s"] / raw, 2)
         if "b" in PARTS:
             log(f"b. telegram backlog, {N_TELEGRAM} chats")
             results["telegram"] = bench_telegram(telegram_stats)
@@ -216,6 +233,15 @@ def print_table(r: dict[str, Any]) -> None:
             (f"order->email at {lat['rate_per_s']}/s", f"p50 {lat['p50_ms']} ms p99 {lat['p99_ms']} ms "
              f"({lat['delivered']}/{lat['orders']})", "", ""),
         ]  # fmt: skip
+    if k := r.get("kill"):
+        rows.append(("kill -9 at 1/3, restart +5 s", f"{k['delivered_at_kill']}/{k['orders']} out at the kill; all "
+                     f"{k['sent']} sent {k['restart_to_all_s']} s after the restart", "target 20 s", ""))  # fmt: skip
+    if (d := r.get("drain")) and (p := r.get("peer")):
+        rows.append((f"queued emails {d['emails']}: our drain", f"{d['per_s']}/s (vs the peer: "
+                     f"{round(d['per_s'] / p['per_s'], 2)} x)", f"raw smtplib {r['email']['raw_smtp_per_s']}/s",
+                     d["ratio"]))  # fmt: skip
+        rows.append((f"peer: post_office {p['emails']}", f"{p['per_s']}/s (send_queued_mail, defaults)",
+                     f"raw smtplib {r['email']['raw_smtp_per_s']}/s", p["ratio"]))  # fmt: skip
     _print_rest(r, rows)
 
 

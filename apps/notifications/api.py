@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.db import connection
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import pagination, serializers, status
 from rest_framework.request import Request
@@ -78,13 +79,21 @@ class NotificationOutputSerializer(serializers.ModelSerializer):
 
 # Changes whenever the section below would: a notification or delivery added, or any of them written
 # (every write of a delivery or notification sets its updated_at).
+# (On PostgreSQL deliveries are found by their notifications' ids, not joined: with statistics behind a
+# burst of inserts, PostgreSQL planned the join as a scan of every delivery.)
+_DELIVERIES_OF = {
+    "postgresql": "d.notification_id = ANY(ARRAY_AGG(n.id))",
+    "sqlite": "d.notification_id IN (SELECT n2.id FROM {notification} n2 WHERE n2.order_id = {order_id})",
+}
 _VERSION_SQL = (
     "(SELECT COUNT(n.id) || ':' || COALESCE(CAST(MAX(n.updated_at) AS TEXT), '') || ':'"
-    " || COALESCE(CAST(MAX(d.updated_at) AS TEXT), '')"
-    " FROM {notification} n LEFT JOIN {delivery} d ON d.notification_id = n.id WHERE n.order_id = {order_id})"
+    " || COALESCE((SELECT CAST(MAX(d.updated_at) AS TEXT) FROM {delivery} d WHERE {deliveries_of}), '')"
+    " FROM {notification} n WHERE n.order_id = {order_id})"
 )
-ORDER_NOTIFICATIONS_VERSION = _VERSION_SQL.replace("{notification}", Notification._meta.db_table).replace(
-    "{delivery}", Delivery._meta.db_table
+ORDER_NOTIFICATIONS_VERSION = (
+    _VERSION_SQL.replace("{deliveries_of}", _DELIVERIES_OF.get(connection.vendor, _DELIVERIES_OF["sqlite"]))
+    .replace("{notification}", Notification._meta.db_table)
+    .replace("{delivery}", Delivery._meta.db_table)
 )
 
 

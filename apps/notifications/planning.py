@@ -206,12 +206,12 @@ def _count_final(channels: list[str], status: str) -> None:
         metrics.DELIVERIES.labels(channel, status).inc()
 
 
-def _supersede_older_status_notifications(*, order_id: int) -> None:
-    """A status notification still waiting when a newer status arrives would tell the customer
-    something no longer true ("shipped" after "cancelled"): skip it."""
+def notifications_supersede(*, order_ids: list[int]) -> None:
+    """A status notification still waiting when a newer status of its order arrives would tell the
+    customer something no longer true ("shipped" after "cancelled"): skip it."""
     stale = list(
         Delivery.objects.filter(
-            notification__order_id=order_id,
+            notification__order_id__in=order_ids,
             notification__event=Event.ORDER_STATUS_CHANGED,
             status__in=WAITING_DELIVERY_STATUSES,
         )
@@ -370,7 +370,7 @@ def notification_for_order(
 
     if event == Event.ORDER_CREATED:
         return create()  # the order is new in this transaction: nothing can hold its key yet
-    _supersede_older_status_notifications(order_id=order_id)
+    notifications_supersede(order_ids=[order_id])
     try:
         with transaction.atomic():
             return create()

@@ -11,6 +11,7 @@ with backoff, and fails for good after NOTIFICATION_MAX_ATTEMPTS.
 """
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,11 +21,31 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.customers.models import Customer
-from apps.notifications import dispatch
-from apps.notifications.models import Event
-from apps.notifications.planning import notification_for_order
+from apps.customers.models import Category, Customer
+from apps.notifications import dispatch, metrics
+from apps.notifications.dedup import delivery_skip
+from apps.notifications.events import deliveries_finished
+from apps.notifications.models import (
+    Delivery,
+    DeliveryStatus,
+    Event,
+    Notification,
+    NotificationStatus,
+    Priority,
+    SkipReason,
+    Strategy,
+)
+from apps.notifications.planning import (
+    MessageSource,
+    deliveries_after_commit,
+    deliveries_plan,
+    notification_for_order,
+    notifications_supersede,
+)
+from apps.notifications.status import notifications_completed
+from apps.notifications.strategies import STRATEGIES, candidate_channels
 from apps.orders.models import OrderEvent, OrderEventKind, OrderEventStatus
+from core.cache import scope_begin
 from core.logging import request_id_var
 from core.outbox.backoff import backoff_delay
 from core.outbox.claim import rows_claim, rows_expired
@@ -75,13 +96,77 @@ def event_plan(event: OrderEvent, customer: Customer) -> None:
         request_id_var.reset(token)
 
 
+def _notification_of(event: OrderEvent, customer: Customer) -> Notification:
+    """The notification of one order event (unsaved), as notification_for_order makes it."""
+    if event.kind == OrderEventKind.CREATED:
+        template_key, kind = "order_created", Event.ORDER_CREATED
+        context: dict[str, Any] = {"order": event.payload}
+    else:
+        template_key, kind = f"order_{event.to_status}", Event.ORDER_STATUS_CHANGED
+        context = {"order": event.payload, "from_status": event.from_status, "note": event.note}
+    return Notification(
+        customer=customer,
+        order_id=event.order_id,
+        event=kind,
+        category=Category.ORDER_UPDATES,
+        template_key=template_key,
+        context=MessageSource(template_key=template_key).context_for(context),
+        channels=candidate_channels(customer, None),
+        strategy=Strategy.ALL,
+        priority=Priority.HIGH,
+        dedup_key=f"order:{event.order_id}:{event.to_status}",
+        request_id=event.request_id,
+    )
+
+
+def _plan_together(events: Sequence[OrderEvent], customers: dict[int, Customer]) -> None:
+    """The notifications of a batch of events with a handful of statements whatever its size: the
+    waiting status notifications of its orders superseded at once, then every notification in one
+    INSERT and every delivery in another. A status event followed by a newer one of the same order in
+    the batch supersedes its own notification's deliveries, as the newer one would have."""
+    status_events = [e for e in events if e.kind == OrderEventKind.STATUS_CHANGED]
+    if status_events:
+        notifications_supersede(order_ids=sorted({e.order_id for e in status_events}))
+    newest = {e.order_id: e.pk for e in status_events}  # events come in id order
+    notifications, deliveries = [], []
+    for event in events:
+        customer = customers[event.customer_id]
+        notification = _notification_of(event, customer)
+        token = request_id_var.set(event.request_id or "-")
+        try:
+            planned = deliveries_plan(notification=notification, customer=customer)
+        finally:
+            request_id_var.reset(token)
+        if event.kind == OrderEventKind.STATUS_CHANGED and newest[event.order_id] != event.pk:
+            for delivery in planned:
+                if delivery.status == DeliveryStatus.QUEUED:
+                    delivery_skip(delivery, SkipReason.SUPERSEDED)
+        notification.status = STRATEGIES[Strategy.ALL].status([d.status for d in planned])
+        notifications.append(notification)
+        deliveries.append(planned)
+    Notification.objects.bulk_create(notifications)
+    for notification, planned in zip(notifications, deliveries, strict=True):
+        for delivery in planned:
+            delivery.notification = notification
+    every = Delivery.objects.bulk_create([d for planned in deliveries for d in planned])
+    deliveries_finished(every)  # those skipped at once
+    notifications_completed([n.pk for n in notifications if n.status != NotificationStatus.QUEUED])
+    deliveries_after_commit(every, priority=Priority.HIGH)
+    kinds = Counter(n.event for n in notifications)
+    transaction.on_commit(lambda: _count(kinds))
+
+
+def _count(kinds: Counter[str]) -> None:
+    for kind, count in kinds.items():
+        metrics.NOTIFICATIONS.labels(kind).inc(count)
+
+
 def events_plan(events: Sequence[OrderEvent]) -> int:
     """Plan a batch of claimed events in one transaction (each alone when one of them fails)."""
     customers = Customer.objects.in_bulk({e.customer_id for e in events})
     try:
         with transaction.atomic():
-            for event in events:
-                event_plan(event, customers[event.customer_id])
+            _plan_together(events, customers)
             OrderEvent.objects.filter(pk__in=[e.pk for e in events]).delete()
         return len(events)
     except Exception:
@@ -146,6 +231,7 @@ class EventsDrain(Drain):
         return events_claim(limit)
 
     def send(self, batch: Sequence[Any], result: DrainResult, *, deadline: float) -> None:
+        scope_begin()  # a template changed since the last batch is read again (core.cache)
         result.sent += events_plan(batch)
 
     def reclaim(self) -> int:
