@@ -69,10 +69,13 @@ def test_a_killed_workers_claims_come_back_within_a_lease_with_no_scheduler(
     backlog(200)
     fake_smtp.reset()
     fake_smtp.data_delay = 0.03  # a slow provider: the kill lands while a batch of 50 is in flight
-    env = {"NOTIFICATION_CHANNELS": CHANNELS, "NOTIFICATION_CLAIM_LEASE": "3"}
-    queues = "default,notifications.lease-mail"
     with private_stack(
-        tmp_path, fake_telegram=fake_telegram, fake_smtp=fake_smtp, queues=queues, **env
+        tmp_path,
+        fake_telegram=fake_telegram,
+        fake_smtp=fake_smtp,
+        queues="default,notifications.lease-mail",
+        NOTIFICATION_CHANNELS=CHANNELS,
+        NOTIFICATION_CLAIM_LEASE="3",
     ) as stack:
         assert stack.worker is not None
         # Started after the backlog: the worker's start-up sweep wakes the channel (no beat runs).
