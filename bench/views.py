@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.api_gateway.scopes import Scope, every_method
 from bench.models import BenchRow
 
 
@@ -23,6 +24,8 @@ class RowSerializer(serializers.ModelSerializer):
 
 @extend_schema(exclude=True)
 class BenchInsertApi(APIView):
+    scopes = every_method(Scope.OPERATIONS)
+
     def post(self, request: Request) -> Response:
         row = BenchRow.objects.create(name=uuid.uuid4().hex, at=timezone.now())
         return Response({"id": row.pk}, status=status.HTTP_201_CREATED)
@@ -30,6 +33,8 @@ class BenchInsertApi(APIView):
 
 @extend_schema(exclude=True)
 class BenchRowApi(APIView):
+    scopes = every_method(Scope.OPERATIONS)
+
     def get(self, request: Request, row_id: int) -> Response:
         row = BenchRow.objects.filter(pk=row_id).first()
         if row is None:

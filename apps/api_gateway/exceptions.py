@@ -86,6 +86,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     details: Any = getattr(exc, "details", None)
     if isinstance(exc, exceptions.ValidationError):
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        if isinstance(details.get("reason"), list) and len(details["reason"]) == 1:
+            # `reason` beside the field errors is one machine-readable word (e.g. template_limit),
+            # which DRF's validation wraps in a list like any message.
+            details = {**details, "reason": str(details["reason"][0])}
     elif isinstance(exc, exceptions.Throttled) and response.has_header("Retry-After"):
         details = {"retry_after": int(response["Retry-After"])}
     response.data = error_body(_code_of(exc), _message_of(exc), details)

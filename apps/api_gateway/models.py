@@ -4,9 +4,23 @@ from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
 
+def all_scopes() -> list[str]:
+    from apps.api_gateway.scopes import ALL_SCOPES
+
+    return list(ALL_SCOPES)
+
+
 class ApiKey(AbstractAPIKey):
     can_write = models.BooleanField(
-        default=True, help_text="Read-only keys may only GET; writes answer 403 permission_denied."
+        default=True,
+        help_text="For keys made before scopes: read-only keys may only GET. Scoped keys ignore it.",
+    )
+    scopes = models.JSONField(
+        null=True,
+        blank=True,
+        default=all_scopes,
+        help_text="What the key may do (api_gateway.scopes.Scope); empty: nothing. A key made before "
+        "scopes existed has none stored (null) and keeps what it could do.",
     )
 
     objects = BaseAPIKeyManager()  # type: ignore[assignment,misc]

@@ -74,20 +74,23 @@ class StrictJSONParser(parsers.JSONParser):
                 name = ""
             if name != "utf-8":
                 raise UnsupportedMediaType(media_type or "", detail="JSON bodies must be UTF-8 (RFC 8259).")
-        raw = stream.read() if stream is not None else b""
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ParseError(f"JSON parse error - the body is not valid UTF-8 (byte {exc.start}).") from None
-        if text.startswith("\ufeff"):
-            raise ParseError("JSON parse error - the body starts with a byte order mark; send plain UTF-8.")
-        try:
-            data = json.loads(text, parse_constant=_constant, parse_float=_finite_float, parse_int=_int64)
-        except RecursionError:
-            raise ParseError(f"JSON nested deeper than {settings.API_JSON_MAX_DEPTH} levels.") from None
-        except ValueError as exc:
-            raise ParseError(f"JSON parse error - {exc}") from None
-        _check_structure(
-            data, max_depth=settings.API_JSON_MAX_DEPTH, strings=bool(SUSPECT_ESCAPE.search(text))
-        )
-        return data
+        return json_strict(stream.read() if stream is not None else b"")
+
+
+def json_strict(raw: bytes) -> Any:
+    """Parse a JSON body as the API does (views outside DRF use it too); ParseError when it is not
+    plain, finite UTF-8 JSON of bounded depth."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"JSON parse error - the body is not valid UTF-8 (byte {exc.start}).") from None
+    if text.startswith("\ufeff"):
+        raise ParseError("JSON parse error - the body starts with a byte order mark; send plain UTF-8.")
+    try:
+        data = json.loads(text, parse_constant=_constant, parse_float=_finite_float, parse_int=_int64)
+    except RecursionError:
+        raise ParseError(f"JSON nested deeper than {settings.API_JSON_MAX_DEPTH} levels.") from None
+    except ValueError as exc:
+        raise ParseError(f"JSON parse error - {exc}") from None
+    _check_structure(data, max_depth=settings.API_JSON_MAX_DEPTH, strings=bool(SUSPECT_ESCAPE.search(text)))
+    return data

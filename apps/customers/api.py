@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.api_gateway.pagination import PageNumberPagination, paginated_response
+from apps.api_gateway.scopes import Scope, area
 from apps.api_gateway.serializers import FilterSerializer, StrictCharField, validated
 from apps.customers.models import (
     PHONE_PATTERN,
@@ -104,6 +105,7 @@ class CustomerFilterSerializer(FilterSerializer):
 
 
 class CustomerListApi(APIView):
+    scopes = area(Scope.CUSTOMERS_READ, Scope.CUSTOMERS_WRITE)
     pagination_class = PageNumberPagination
 
     @extend_schema(parameters=[CustomerFilterSerializer], responses=CustomerOutputSerializer(many=True))
@@ -121,6 +123,8 @@ class CustomerListApi(APIView):
 
 
 class CustomerDetailApi(APIView):
+    scopes = area(Scope.CUSTOMERS_READ, Scope.CUSTOMERS_WRITE)
+
     @extend_schema(responses=CustomerOutputSerializer)
     def get(self, request: Request, customer_id: str) -> Response:
         return Response(CustomerOutputSerializer(customer_get(customer_id)).data)
@@ -203,6 +207,8 @@ class PreferencesSerializer(serializers.Serializer):
 
 
 class CustomerPreferencesApi(APIView):
+    scopes = area(Scope.CUSTOMERS_READ, Scope.CUSTOMERS_WRITE)
+
     @extend_schema(responses=PreferencesSerializer)
     def get(self, request: Request, customer_id: str) -> Response:
         return Response(preferences_of(customer_get(customer_id)))

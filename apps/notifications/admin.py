@@ -14,7 +14,7 @@ from apps.notifications.models import (
     TemplateVersion,
 )
 from apps.notifications.outbox.sweep import deliveries_retry
-from apps.notifications.rendering import TemplateError, render_message
+from apps.notifications.rendering import TemplateError, TemplateLimit, render_message
 from apps.notifications.templating import template_errors
 
 PREVIEW_CONTEXT: dict[str, Any] = {
@@ -83,14 +83,18 @@ class NotificationTemplateAdmin(admin.ModelAdmin):
                 context=PREVIEW_CONTEXT,
                 escape_body=obj.channel == "telegram",
             )
-        except TemplateError as exc:
-            return format_html("<strong>Template error:</strong> {}", exc)
+        except (TemplateError, TemplateLimit) as exc:
+            return format_html("<strong>Template error:</strong> {}", str(exc))
+        # Rendered templates are untrusted HTML: the text parts are shown escaped (str() drops the
+        # template engine's "safe" mark), the HTML part only inside a sandboxed frame, which runs no
+        # script and has no access to the admin's origin.
         return format_html(
             "<p><strong>Subject:</strong> {}</p><pre>{}</pre>"
-            "<div style='border:1px solid #ccc;padding:8px'>{}</div>",
-            rendered.subject,
-            rendered.body,
-            rendered.body_html or "",
+            '<iframe sandbox="" referrerpolicy="no-referrer" srcdoc="{}" title="HTML part" '
+            "style='width:100%;height:16em;border:1px solid #ccc'></iframe>",
+            str(rendered.subject),
+            str(rendered.body),
+            str(rendered.body_html or ""),
         )
 
 

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from apps.api_gateway.exceptions import ApiError, UnprocessableEntity
 from apps.api_gateway.pagination import paginated_response
 from apps.api_gateway.schema import error_response
+from apps.api_gateway.scopes import Scope, area, every_method
 from apps.api_gateway.serializers import FilterSerializer, StrictCharField, validated
 from apps.customers.models import Category
 from apps.customers.selectors import customer_find
@@ -20,14 +21,18 @@ from apps.notifications.channels import CHANNEL_CHOICES
 from apps.notifications.models import Delivery, Notification, NotificationStatus, Priority, Strategy
 from apps.notifications.outbox.sweep import deliveries_retry
 from apps.notifications.output import notification_output
-from apps.notifications.planning import IdempotencyConflict, notification_send, validate_template_key
-from apps.notifications.rendering import TemplateError, template_check
+from apps.notifications.planning import (
+    TemplateOverBudget,
+    validate_template_key,
+)
+from apps.notifications.rendering import TemplateError, TemplateLimit, template_check
 from apps.notifications.selectors import (
     dead_letters,
     notification_get,
     notification_history,
     notifications_of_order,
 )
+from apps.notifications.sends import IdempotencyConflict, notification_send
 from apps.orders.models import Order
 from core.db_router import reads_from_replica
 
@@ -136,6 +141,10 @@ class MessageInputSerializer(serializers.Serializer):
                 template_check(attrs.get(field, ""))
             except TemplateError as exc:
                 raise serializers.ValidationError({field: [f"Not a valid template: {exc}"]}) from None
+            except TemplateLimit as exc:
+                raise serializers.ValidationError(
+                    {field: [f"Over the rendering budget: the template {exc}."], "reason": exc.reason}
+                ) from None
         return attrs
 
 
@@ -213,6 +222,7 @@ class DeadLetterPagination(pagination.CursorPagination):
 
 
 class DeadLetterListApi(APIView):
+    scopes = every_method(Scope.OPERATIONS)
     pagination_class = DeadLetterPagination
 
     @extend_schema(parameters=[DeadLetterFilterSerializer], responses=DeadLetterOutputSerializer(many=True))
@@ -228,6 +238,8 @@ class DeadLetterListApi(APIView):
 
 
 class DeadLetterReplayApi(APIView):
+    scopes = every_method(Scope.OPERATIONS)
+
     @extend_schema(request=DeadLetterReplaySerializer, responses={202: dict})
     def post(self, request: Request) -> Response:
         data = validated(DeadLetterReplaySerializer, request.data)
@@ -237,6 +249,8 @@ class DeadLetterReplayApi(APIView):
 
 
 class NotificationSendApi(APIView):
+    scopes = every_method(Scope.NOTIFICATIONS_SEND)
+
     @extend_schema(
         request=SendInputSerializer,
         parameters=[OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER)],
@@ -263,6 +277,11 @@ class NotificationSendApi(APIView):
             )
         except IdempotencyConflict:
             raise IdempotencyKeyReused() from None
+        except TemplateOverBudget as exc:
+            field = "template" if data.get("template") else "message"
+            raise serializers.ValidationError(
+                {field: [f"Over the rendering budget: {exc}."], "reason": TemplateLimit.reason}
+            ) from None
         # A new notification carries its deliveries in memory; a replayed one is read back.
         answer = notification if created else notification_get(notification.pk)
         body = notification_output(answer)
@@ -270,6 +289,8 @@ class NotificationSendApi(APIView):
 
 
 class NotificationBroadcastApi(APIView):
+    scopes = every_method(Scope.OPERATIONS)
+
     @extend_schema(request=BroadcastInputSerializer, responses={202: dict})
     def post(self, request: Request) -> Response:
         data = validated(BroadcastInputSerializer, request.data)
@@ -281,12 +302,15 @@ class NotificationBroadcastApi(APIView):
 
 
 class NotificationStatusApi(APIView):
+    scopes = area(Scope.NOTIFICATIONS_READ, Scope.NOTIFICATIONS_SEND)
+
     @extend_schema(responses=NotificationOutputSerializer)
     def get(self, request: Request, notification_id: str) -> Response:
         return Response(notification_output(notification_get(notification_id)))
 
 
 class NotificationHistoryApi(APIView):
+    scopes = area(Scope.NOTIFICATIONS_READ, Scope.NOTIFICATIONS_SEND)
     pagination_class = HistoryPagination
 
     @extend_schema(parameters=[HistoryFilterSerializer], responses=NotificationOutputSerializer(many=True))

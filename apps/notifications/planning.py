@@ -4,7 +4,6 @@ updates). Everything here runs inside the caller's transaction; the channels' dr
 commits (dispatch)."""
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from apps.notifications.models import (
     delivery_priority,
 )
 from apps.notifications.outbox.policy import quiet_until
-from apps.notifications.rendering import RenderedMessage, render_message
+from apps.notifications.rendering import RenderedMessage, TemplateLimit, render_message
 from apps.notifications.status import notifications_completed, notifications_refresh_status
 from apps.notifications.strategies import STRATEGIES, ChannelPlan, candidate_channels
 from apps.notifications.templates_cache import template_find
@@ -71,8 +70,8 @@ class MessageSource:
         return stored
 
 
-class IdempotencyConflict(Exception):
-    """The Idempotency-Key was used before with a different request body."""
+class TemplateOverBudget(Exception):
+    """A send's template went over the rendering budget with the customer's context."""
 
 
 # --- rendering -------------------------------------------------------------------------------
@@ -136,11 +135,17 @@ def delivery_build(
         priority=delivery_priority(notification.priority),
     )
     reason = plan.skip_reason or (SkipReason.RATE_LIMITED if capped else "")
-    rendered = (
-        None
-        if reason
-        else delivery_render(notification=notification, customer=customer, channel=plan.channel)
-    )
+    try:
+        rendered = (
+            None
+            if reason
+            else delivery_render(notification=notification, customer=customer, channel=plan.channel)
+        )
+    except TemplateLimit as exc:
+        # A stored template over the rendering budget fails this delivery; the worker goes on.
+        delivery.status = DeliveryStatus.FAILED
+        delivery.last_error = f"{TemplateLimit.reason}: the template {exc}"
+        return delivery
     if rendered is None and not reason:
         reason, delivery.last_error = SkipReason.NOT_CONFIGURED, "No template for this channel."
     if rendered is not None:
@@ -249,7 +254,10 @@ def notification_create(
     api_key: Any = None,
     idempotency_key: str | None = None,
     fingerprint: str = "",
+    refuse_over_budget: bool = False,
 ) -> Notification:
+    """A notification and its deliveries. `refuse_over_budget` (an API send): a template over the
+    rendering budget raises TemplateOverBudget, and nothing is written."""
     notification = Notification(
         customer=customer,
         order_id=order_id,
@@ -267,6 +275,9 @@ def notification_create(
         request_id=_request_id(),
     )
     deliveries = deliveries_plan(notification=notification, customer=customer)
+    over = [d for d in deliveries if d.last_error.startswith(TemplateLimit.reason)]
+    if refuse_over_budget and over:
+        raise TemplateOverBudget(over[0].last_error.split(": ", 1)[1])
     # No worker can see these deliveries before commit: the status needs no lock.
     notification.status = STRATEGIES[strategy].status([d.status for d in deliveries])
     final_at_once = any(d.status == DeliveryStatus.SKIPPED for d in deliveries)
@@ -299,53 +310,6 @@ def _request_id() -> str:
     """The X-Request-ID of the request (or task) at work, "" outside one."""
     value = request_id_var.get()
     return "" if value == "-" else value
-
-
-def request_fingerprint(data: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def notification_send(
-    *, api_key: Any, idempotency_key: str | None, customer: Customer, data: dict[str, Any]
-) -> tuple[Notification, bool]:
-    """An API send; returns (notification, created). A replayed Idempotency-Key returns the first one.
-
-    `data` is the validated request; its fingerprint tells a replay from a reuse with another body.
-    """
-    fingerprint = request_fingerprint(data)
-    if idempotency_key:
-        existing = _idempotent_replay(api_key, idempotency_key, fingerprint)
-        if existing is not None:
-            return existing, False
-    source = MessageSource.from_request(data)
-    try:
-        notification = notification_create(
-            customer=customer,
-            event=Event.CUSTOM,
-            source=source,
-            category=data.get("category") or Category.MARKETING,
-            context=data.get("context") or {},
-            channels=data.get("channels"),
-            strategy=data.get("strategy") or Strategy.ALL,
-            priority=data.get("priority") or Priority.NORMAL,
-            api_key=api_key,
-            idempotency_key=idempotency_key or None,
-            fingerprint=fingerprint,
-        )
-    except IntegrityError:
-        # A concurrent request with the same key won the insert.
-        existing = _idempotent_replay(api_key, idempotency_key or "", fingerprint)
-        if existing is None:
-            raise
-        return existing, False
-    return notification, True
-
-
-def _idempotent_replay(api_key: Any, idempotency_key: str, fingerprint: str) -> Notification | None:
-    existing = Notification.objects.filter(api_key=api_key, idempotency_key=idempotency_key).first()
-    if existing is not None and existing.request_fingerprint != fingerprint:
-        raise IdempotencyConflict(idempotency_key)
-    return existing
 
 
 def notification_for_order(

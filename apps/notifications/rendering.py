@@ -6,6 +6,10 @@ from typing import Any
 
 from django.template import Context, Engine, Template, TemplateSyntaxError
 
+from apps.notifications.template_budget import TemplateLimit, budget
+
+__all__ = ["TemplateLimit"]
+
 
 class _SandboxEngine(Engine):
     # Engine always prepends its default builtins (all of Django's tags, {% debug %} included);
@@ -43,12 +47,17 @@ def _compile(source: str) -> Template:
 
 
 def render_string(source: str, context: dict[str, Any], *, autoescape: bool) -> str:
-    """Render `source` (compiled once per process) with nothing but `context`."""
-    return _compile(source).render(Context(context, autoescape=autoescape))
+    """Render `source` (compiled once per process) with nothing but `context`, within the rendering
+    budget (one for every render inside the same `budget()`, e.g. a message's three parts)."""
+    with budget() as spent:
+        rendered = _compile(source).render(Context(context, autoescape=autoescape))
+        spent.charge(output=len(rendered))
+    return rendered
 
 
 def template_check(source: str) -> None:
-    """Raise TemplateError if the source would not render in the sandbox."""
+    """Raise TemplateError if the source would not render in the sandbox, TemplateLimit if rendering
+    it with an empty context goes over the budget (loops over literals need no context)."""
     render_string(source, {}, autoescape=True)
 
 
@@ -77,10 +86,11 @@ class RenderedMessage:
 def render_message(
     *, subject: str, body_text: str, body_html: str, context: dict[str, Any], escape_body: bool
 ) -> RenderedMessage:
-    plain = render_string(body_text, context, autoescape=False).strip()
-    return RenderedMessage(
-        subject=" ".join(render_string(subject, context, autoescape=False).split()),
-        body=render_string(body_text, context, autoescape=True).strip() if escape_body else plain,
-        body_plain=plain,
-        body_html=render_string(body_html, context, autoescape=True) if body_html else "",
-    )
+    with budget():  # one budget for the message's parts
+        plain = render_string(body_text, context, autoescape=False).strip()
+        return RenderedMessage(
+            subject=" ".join(render_string(subject, context, autoescape=False).split()),
+            body=render_string(body_text, context, autoescape=True).strip() if escape_body else plain,
+            body_plain=plain,
+            body_html=render_string(body_html, context, autoescape=True) if body_html else "",
+        )

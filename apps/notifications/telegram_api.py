@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from apps.api_gateway.exceptions import Conflict
 from apps.api_gateway.schema import error_response
+from apps.api_gateway.scopes import Scope, area
 from apps.customers.selectors import customer_get
 from apps.notifications.telegram_bot import TelegramNotConfigured, telegram_link_create
 
@@ -18,6 +19,8 @@ class TelegramLinkOutputSerializer(serializers.Serializer):
 
 
 class TelegramLinkApi(APIView):
+    scopes = area(Scope.CUSTOMERS_READ, Scope.CUSTOMERS_WRITE)
+
     @extend_schema(
         request=None,
         responses={

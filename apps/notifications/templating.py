@@ -11,7 +11,14 @@ from django.db.models import Max
 from apps.customers.models import Customer
 from apps.notifications.models import NotificationTemplate, TemplateVersion
 from apps.notifications.planning import HTML_BODY_CHANNELS, render_context
-from apps.notifications.rendering import RenderedMessage, render_message, template_problem
+from apps.notifications.rendering import (
+    RenderedMessage,
+    TemplateError,
+    TemplateLimit,
+    render_message,
+    template_check,
+    template_problem,
+)
 from apps.orders.state_machine import OrderStatus
 
 # Keys order events render (order_created, order_<status>); their English variant is the fallback of
@@ -23,7 +30,7 @@ CONTENT_FIELDS = ("subject", "body_text", "body_html")
 class TemplateInvalid(Exception):
     """Fields that do not compile: {field: ["Line n: reason"]}."""
 
-    def __init__(self, errors: dict[str, list[str]]) -> None:
+    def __init__(self, errors: dict[str, Any]) -> None:
         super().__init__(errors)
         self.errors = errors
 
@@ -36,14 +43,24 @@ class TemplateInUse(Exception):
     """Order events render this template."""
 
 
-def template_errors(**sources: str) -> dict[str, list[str]]:
-    """Compile each given source (subject, body, body_html) in the sandbox; the problems by field."""
-    errors: dict[str, list[str]] = {}
+def template_errors(**sources: str) -> dict[str, Any]:
+    """Compile each given source (subject, body, body_html) in the sandbox and render it with an
+    empty context within the rendering budget; the problems by field, and `reason: template_limit`
+    beside them when a source is over the budget."""
+    errors: dict[str, Any] = {}
     for field, source in sources.items():
         problem = template_problem(source or "")
         if problem is not None:
             line, reason = problem
             errors[field] = [f"Line {line}: {reason}"]
+            continue
+        try:
+            template_check(source or "")
+        except TemplateLimit as exc:
+            errors[field] = [f"Over the rendering budget: the template {exc}."]
+            errors["reason"] = TemplateLimit.reason
+        except TemplateError as exc:
+            errors[field] = [str(exc)]
     return errors
 
 
@@ -150,10 +167,15 @@ def template_preview(
     errors = template_errors(subject=template.subject, body=template.body_text, body_html=template.body_html)
     if errors:
         raise TemplateInvalid(errors)
-    return render_message(
-        subject=template.subject,
-        body_text=template.body_text,
-        body_html=template.body_html,
-        context=render_context(customer, context),
-        escape_body=template.channel in HTML_BODY_CHANNELS,
-    )
+    try:
+        return render_message(
+            subject=template.subject,
+            body_text=template.body_text,
+            body_html=template.body_html,
+            context=render_context(customer, context),
+            escape_body=template.channel in HTML_BODY_CHANNELS,
+        )
+    except TemplateLimit as exc:
+        raise TemplateInvalid(
+            {"template": [f"Over the rendering budget: the template {exc}."], "reason": TemplateLimit.reason}
+        ) from None

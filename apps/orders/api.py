@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from apps.api_gateway.exceptions import Conflict
 from apps.api_gateway.pagination import PageNumberPagination, paginated_response
 from apps.api_gateway.schema import error_response
+from apps.api_gateway.scopes import Scope, area
 from apps.api_gateway.serializers import FilterSerializer, StrictCharField, validated
 from apps.orders.detail import order_detail
 from apps.orders.insert import ExternalIdTaken, UnknownCustomer
@@ -94,6 +95,7 @@ class OrderFilterSerializer(FilterSerializer):
 
 
 class OrderListApi(APIView):
+    scopes = area(Scope.ORDERS_READ, Scope.ORDERS_WRITE)
     pagination_class = PageNumberPagination
 
     @extend_schema(parameters=[OrderFilterSerializer], responses=OrderOutputSerializer(many=True))
@@ -129,6 +131,8 @@ class OrderListApi(APIView):
 
 
 class OrderDetailApi(APIView):
+    scopes = area(Scope.ORDERS_READ, Scope.ORDERS_WRITE)
+
     @extend_schema(responses=OrderOutputSerializer)
     def get(self, request: Request, order_id: str) -> HttpResponse:
         order = parse_id(order_id)
@@ -138,6 +142,8 @@ class OrderDetailApi(APIView):
 
 
 class OrderStatusApi(APIView):
+    scopes = area(Scope.ORDERS_READ, Scope.ORDERS_WRITE)
+
     @extend_schema(
         request=OrderStatusInputSerializer,
         responses={

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from apps.api_gateway.models import ApiKey
 from apps.api_gateway.pagination import PageNumberPagination, paginated_response
+from apps.api_gateway.scopes import Scope, every_method
 from apps.webhooks.models import SUBSCRIBABLE, WebhookAttempt, WebhookEndpoint
 from apps.webhooks.safety import UnsafeUrl, url_check
 from apps.webhooks.selectors import attempt_list, endpoint_get, endpoint_list
@@ -102,6 +103,7 @@ EXAMPLE = {"url": "https://shop.example/hooks/notifications", "events": ["delive
 
 
 class EndpointListApi(APIView):
+    scopes = every_method(Scope.WEBHOOKS_MANAGE)
     pagination_class = PageNumberPagination
 
     @extend_schema(responses=EndpointOutputSerializer(many=True))
@@ -127,6 +129,8 @@ class EndpointListApi(APIView):
 
 
 class EndpointDetailApi(APIView):
+    scopes = every_method(Scope.WEBHOOKS_MANAGE)
+
     @extend_schema(responses=EndpointOutputSerializer)
     def get(self, request: Request, endpoint_id: str) -> Response:
         return Response(EndpointOutputSerializer(_endpoint(request, endpoint_id)).data)
@@ -147,6 +151,8 @@ class EndpointDetailApi(APIView):
 
 
 class EndpointRotateApi(APIView):
+    scopes = every_method(Scope.WEBHOOKS_MANAGE)
+
     @extend_schema(request=None, responses=EndpointWithSecretSerializer)
     def post(self, request: Request, endpoint_id: str) -> Response:
         """A new secret; the previous one still signs for 24 hours (both signatures are sent)."""
@@ -155,6 +161,8 @@ class EndpointRotateApi(APIView):
 
 
 class EndpointTestApi(APIView):
+    scopes = every_method(Scope.WEBHOOKS_MANAGE)
+
     @extend_schema(
         request=None,
         responses={202: inline_serializer("WebhookTestQueued", {"queued": serializers.IntegerField()})},
@@ -166,6 +174,7 @@ class EndpointTestApi(APIView):
 
 
 class EndpointAttemptsApi(APIView):
+    scopes = every_method(Scope.WEBHOOKS_MANAGE)
     pagination_class = AttemptPagination
 
     @extend_schema(responses=AttemptSerializer(many=True))

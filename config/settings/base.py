@@ -254,6 +254,11 @@ CELERY_TASK_QUEUES = tuple(
     for name in ["default", *(f"notifications.{channel}" for channel in NOTIFICATION_CHANNELS)]
 )
 NOTIFICATION_LANGUAGES = ["en", "de"]
+# The rendering budget of one message (templates are untrusted input): time, loop iterations in all,
+# characters produced; a filter argument that would allocate more than that is refused.
+TEMPLATE_RENDER_TIMEOUT_MS = env.int("TEMPLATE_RENDER_TIMEOUT_MS", default=200)
+TEMPLATE_MAX_ITERATIONS = env.int("TEMPLATE_MAX_ITERATIONS", default=10_000)
+TEMPLATE_MAX_OUTPUT = env.int("TEMPLATE_MAX_OUTPUT", default=65_536)
 # Provider calls per delivery before it fails (429 answers do not count).
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=8)
 # Retry n waits uniform(0, min(CAP, BASE * 2^(n-1))) seconds (exponential backoff, full jitter).
@@ -297,6 +302,9 @@ TELEGRAM_BOT_USERNAME = env("TELEGRAM_BOT_USERNAME", default="")
 TELEGRAM_LINK_TTL = env.int("TELEGRAM_LINK_TTL", default=3600)
 TELEGRAM_API_BASE_URL = env_text("TELEGRAM_API_BASE_URL", "https://api.telegram.org")
 TELEGRAM_WEBHOOK_SECRET = env("TELEGRAM_WEBHOOK_SECRET", default="")
+# Seconds an inbound update_id is remembered: a replay within it is not acted on (Telegram keeps an
+# undelivered update for 24 hours).
+TELEGRAM_UPDATE_REPLAY_WINDOW = env.int("TELEGRAM_UPDATE_REPLAY_WINDOW", default=86400)
 # The operators' chat (TELEGRAM_CHAT_ID): with a bot token, alerts about failed deliveries
 # go there over the bot unless OPS_ALERT_CHANNEL names another channel.
 TELEGRAM_CHAT_ID = env("TELEGRAM_CHAT_ID", default="")

@@ -101,6 +101,7 @@ class FakeTelegram:
             self._next_id = 1
             self.webhook: dict[str, Any] = {}
             self._next_update_id = 1
+            self.updates_pushed: list[int] = []  # the update_id of each update posted, in order
 
     def texts(self, chat_id: object | None = None) -> list[str]:
         with self._lock:
@@ -174,11 +175,16 @@ class FakeTelegram:
         description = "Webhook was set" if url else "Webhook was deleted"
         return 200, {"ok": True, "result": True, "description": description}, {}
 
-    def push_update(self, *, chat_id: int, text: str, secret: str | None = None) -> httpx.Response:
+    def push_update(
+        self, *, chat_id: int, text: str, secret: str | None = None, update_id: int | None = None
+    ) -> httpx.Response:
         """Post a message update to the registered webhook, as Telegram does, with its secret header
-        (or `secret` instead); a method in the answer is executed, as Telegram executes it."""
+        (or `secret` instead); a method in the answer is executed, as Telegram executes it. An
+        `update_id` given posts that update again (a redelivery, or a captured request replayed)."""
         with self._lock:
-            update_id, self._next_update_id = self._next_update_id, self._next_update_id + 1
+            if update_id is None:
+                update_id, self._next_update_id = self._next_update_id, self._next_update_id + 1
+            self.updates_pushed.append(update_id)
             webhook = dict(self.webhook)
         assert webhook.get("url"), "no webhook registered"
         update = {

@@ -122,6 +122,7 @@ class SignedReceiver:
                             "signature": headers.get("webhook-signature", ""),
                             "status": status,
                             "verified": body is not None,
+                            "host": headers.get("host", ""),
                         }
                     )
                 self.send_response(status)
@@ -133,3 +134,48 @@ class SignedReceiver:
                 pass
 
         return Handler
+
+
+class DrippingReceiver:
+    """A receiver that never finishes answering: it sends its status line and headers a byte at a
+    time, a byte every `every` seconds, so no single read ever times out."""
+
+    def __init__(self, every: float = 0.2) -> None:
+        import socket
+
+        self.every = every
+        self.connections = 0
+        self._stop = threading.Event()
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self._socket.settimeout(0.2)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._socket.getsockname()[1]}/hooks"
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._socket.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: Any) -> None:
+        with conn:
+            conn.recv(65536)
+            answer = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 100_000
+            for byte in answer:
+                if self._stop.is_set():
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(self.every)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._socket.close()

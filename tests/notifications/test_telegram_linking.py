@@ -165,6 +165,35 @@ def test_malformed_updates_get_4xx_or_are_ignored_never_500(bot: FakeTelegram, b
         assert response.json() == {}
 
 
+def test_deeply_nested_json_is_a_400_not_a_500(bot: FakeTelegram) -> None:
+    body = b'{"update_id": 1, "message": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+    response = httpx.post(
+        bot.webhook["url"],
+        content=body,
+        headers={"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "parse_error"
+
+
+def test_an_update_seen_before_is_answered_and_not_acted_on(
+    bot: FakeTelegram, api: APIClient, ada: Customer
+) -> None:
+    bot.push_update(chat_id=CHAT, text=f"/start {link_token(api, ada)}")
+    stop = bot.push_update(chat_id=CHAT, text="/stop")
+    bot.push_update(chat_id=CHAT, text="/start")
+    stop_id = bot.updates_pushed[-2]
+
+    replayed = bot.push_update(chat_id=CHAT, text="/stop", update_id=stop_id)
+
+    assert (stop.status_code, replayed.status_code) == (200, 200)
+    assert replayed.json() == {}
+    ada.refresh_from_db()
+    assert ada.accepts("order_updates", "telegram")
+
+
 def test_link_needs_a_configured_bot(api: APIClient, settings: Any, db: None) -> None:
     settings.TELEGRAM_BOT_TOKEN = ""
     settings.TELEGRAM_BOT_USERNAME = ""
