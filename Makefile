@@ -5,12 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export DJANGO_SETTINGS_MODULE ?= config.settings.dev
 
-.PHONY: run test lint format install demo clean bench
+.PHONY: run test lint format install demo clean bench lock
 
-$(STAMP): requirements/base.txt requirements/dev.txt
+# The lock (requirements/dev.txt: every package pinned with its hashes) is what gets installed;
+# `make lock` recompiles the locks from the ranges in requirements/*.in.
+$(STAMP): requirements/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -53,6 +55,15 @@ clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -r requirements/bench.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/bench.txt
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk nginx-light >/dev/null)
 	timeout 600 $(BIN)/python bench/run.py
+
+# Recompile the hashed locks after changing a range in requirements/*.in (needs PyPI); commit the
+# .in and .txt files together. The runtime lock comes first: the others are constrained to it.
+PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
+lock: $(STAMP)
+	cd requirements && ../$(PIP_COMPILE) --output-file=prod.txt prod.in
+	cd requirements && ../$(PIP_COMPILE) --output-file=dev.txt dev.in
+	cd requirements && ../$(PIP_COMPILE) --output-file=bench.txt bench.in

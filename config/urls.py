@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from apps.api_gateway import health
 from apps.api_gateway import views as gateway_views
@@ -14,7 +14,7 @@ from apps.notifications.telegram_inbound import telegram_webhook
 urlpatterns = [
     path("api/v1/", include("apps.api_gateway.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     re_path(r"^api/", gateway_views.api_not_found),
     path("health/", health.health, name="health"),
     path("health/db/", health.health_db, name="health-db"),

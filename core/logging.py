@@ -13,6 +13,14 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
+# Path segments that are credentials (the unsubscribe link's signed token), masked wherever a path is
+# logged: Django's "Bad Request: /unsubscribe/..." lines here, gunicorn's access log (config/gunicorn.py).
+SECRET_IN_PATH = re.compile(r"(/unsubscribe/)[^/?\s\"']+")
+
+
+def paths_mask(text: str) -> str:
+    return SECRET_IN_PATH.sub(r"\1***", text)
+
 
 def request_id_from(value: str | None) -> str:
     """A caller's X-Request-ID when it is safe to log, else a new one."""
@@ -29,14 +37,13 @@ class RequestIdFilter(logging.Filter):
 
 
 class RedactSecretsFilter(logging.Filter):
-    """Replace secret values in the final message (arguments included) and in exception text."""
+    """Replace secret values and credentials in paths in the final message (arguments included) and in
+    exception text."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         secrets = _secrets()
-        if not secrets:
-            return True
         message = record.getMessage()
-        redacted = _redact(message, secrets)
+        redacted = paths_mask(_redact(message, secrets))
         if redacted != message:
             record.msg, record.args = redacted, None
         if record.exc_info and not record.exc_text:
@@ -60,4 +67,4 @@ def _secrets() -> list[str]:
 def _redact(text: str, secrets: list[str]) -> str:
     for secret in secrets:
         text = text.replace(secret, "[redacted]")
-    return text
+    return paths_mask(text)

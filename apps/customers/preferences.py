@@ -1,7 +1,9 @@
 """Preferences: which channels a customer wants per category, quiet hours, and one-click unsubscribe.
 
-An unsubscribe link carries a signed (customer, category, channel) triple: whoever holds the email
-may use it, without logging in, and nobody can forge one for another customer (RFC 8058).
+An unsubscribe link carries a signed and timestamped (customer, category, channel) triple: whoever
+holds the email may use it, without logging in, for UNSUBSCRIBE_TOKEN_MAX_AGE seconds (400 days by
+default: longer than anyone keeps using an old email), and nobody can forge one for another customer
+(RFC 8058).
 """
 
 from datetime import time
@@ -71,7 +73,8 @@ def with_channel(
 
 
 def unsubscribe_token(*, customer_id: int, category: str, channel: str = "email") -> str:
-    return signing.Signer(salt=UNSUBSCRIBE_SALT).sign_object([customer_id, category, channel], compress=True)
+    signer = signing.TimestampSigner(salt=UNSUBSCRIBE_SALT)
+    return signer.sign_object([customer_id, category, channel], compress=True)
 
 
 def unsubscribe_url(*, customer_id: int, category: str, channel: str = "email") -> str:
@@ -80,10 +83,13 @@ def unsubscribe_url(*, customer_id: int, category: str, channel: str = "email") 
 
 
 def unsubscribe_read(token: str) -> tuple[Customer, str, str] | None:
-    """The customer, category and channel a token names; None if forged, damaged or stale."""
+    """The customer, category and channel a token names; None if forged, damaged or expired."""
+    signer = signing.TimestampSigner(salt=UNSUBSCRIBE_SALT)
     try:
-        customer_id, category, channel = signing.Signer(salt=UNSUBSCRIBE_SALT).unsign_object(token)
-    except (signing.BadSignature, ValueError, TypeError):
+        customer_id, category, channel = signer.unsign_object(
+            token, max_age=settings.UNSUBSCRIBE_TOKEN_MAX_AGE
+        )
+    except (signing.BadSignature, ValueError, TypeError):  # SignatureExpired is a BadSignature
         return None
     customer = Customer.objects.filter(pk=customer_id).first()
     if customer is None or category not in Category.values:

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 
 from apps.notifications.models import (
     Delivery,
@@ -85,16 +85,17 @@ class NotificationTemplateAdmin(admin.ModelAdmin):
             )
         except (TemplateError, TemplateLimit) as exc:
             return format_html("<strong>Template error:</strong> {}", str(exc))
-        # Rendered templates are untrusted HTML: the text parts are shown escaped (str() drops the
-        # template engine's "safe" mark), the HTML part only inside a sandboxed frame, which runs no
-        # script and has no access to the admin's origin.
+        # Rendered templates are untrusted HTML and come back marked safe by the template engine:
+        # escape() escapes regardless of that mark (format_html alone would trust it). The text parts
+        # are shown as text, the HTML part only inside a sandboxed frame, which runs no script and has
+        # no access to the admin's origin.
         return format_html(
             "<p><strong>Subject:</strong> {}</p><pre>{}</pre>"
             '<iframe sandbox="" referrerpolicy="no-referrer" srcdoc="{}" title="HTML part" '
             "style='width:100%;height:16em;border:1px solid #ccc'></iframe>",
-            str(rendered.subject),
-            str(rendered.body),
-            str(rendered.body_html or ""),
+            escape(rendered.subject),
+            escape(rendered.body),
+            escape(rendered.body_html or ""),
         )
 
 

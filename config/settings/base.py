@@ -1,5 +1,6 @@
 """Settings shared by every environment; each value comes from the environment (see .env.example)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "rest_framework_api_key",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "core",
     "apps.api_gateway",
     "apps.customers",
@@ -57,7 +59,42 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last: it answers a locked-out admin login (django-axes).
+    "axes.middleware.AxesMiddleware",
 ]
+
+# --- Pages for people: a Content-Security-Policy (django-csp) on the admin, the dashboard, the API
+# docs (Swagger UI from the sidecar's static files, its start-up script served as a file) and the
+# unsubscribe page. Template HTML from API keys is only ever shown inside a sandboxed frame; this
+# policy is what still holds if something slips through: no script but the site's own files, no
+# plugins, no framing, no <base> rewriting. JSON endpoints carry no policy (nothing renders them).
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/api/v1/", "/health/", "/metrics/", "/telegram/"],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # The admin and the dashboard set inline style attributes.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+
+# --- Admin logins: django-axes locks a username from an address out after AXES_FAILURE_LIMIT failed
+# attempts for AXES_COOLOFF_MINUTES (a locked-out attempt is answered 429).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
 
 ROOT_URLCONF = "config.urls"
 CSRF_FAILURE_VIEW = "apps.api_gateway.views.csrf_failure"
@@ -294,6 +331,8 @@ CIRCUIT_RESET_TIMEOUT = env.float("CIRCUIT_RESET_TIMEOUT", default=30.0)
 
 # Where customers reach this service: unsubscribe links in emails and the Telegram webhook use it.
 PUBLIC_BASE_URL = env_text("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+# Seconds an unsubscribe link in an email keeps working (400 days).
+UNSUBSCRIBE_TOKEN_MAX_AGE = env.int("UNSUBSCRIBE_TOKEN_MAX_AGE", default=400 * 86400)
 
 TELEGRAM_BOT_TOKEN = env("TELEGRAM_BOT_TOKEN", default="")
 # The bot's @username for t.me deep links; blank: asked from the Bot API (getMe) once per process.

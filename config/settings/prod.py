@@ -1,10 +1,24 @@
 """Production: refuses to start without its secrets and passes `manage.py check --deploy`."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .base import *  # noqa: F403
 from .base import env
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")  # no default: a missing key stops the process at import
+# The key signs unsubscribe links and sessions: a short or published one makes them forgeable, so a
+# weak key stops every command (`manage.py check` included) instead of being a warning.
+KNOWN_PLACEHOLDERS = ("change-me", "changeme", "insecure", "not-for-production", "secret-key")
+if (
+    len(SECRET_KEY) < 50
+    or len(set(SECRET_KEY)) < 5
+    or any(marker in SECRET_KEY.lower() for marker in KNOWN_PLACEHOLDERS)
+):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is too short, too uniform or a placeholder: set at least 50 random characters, e.g. "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 
 # nginx terminates TLS and sets X-Forwarded-Proto.

@@ -1,11 +1,13 @@
 """Preferences per category and channel, quiet hours in the customer's time zone, and the signed
 one-click unsubscribe link (the page itself is clicked through in tests/browser/)."""
 
+import time as clock
 import zoneinfo
 from datetime import UTC, datetime, time
 from typing import Any
 
 import pytest
+from django.core import signing
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -259,6 +261,26 @@ def test_forged_or_damaged_unsubscribe_tokens_are_refused(ada: Customer, tamper:
     for customer in (ada, other):
         customer.refresh_from_db()
         assert customer.preferences == {}
+
+
+def test_an_unsubscribe_link_expires_and_the_page_is_never_cached(
+    ada: Customer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh = unsubscribe_token(customer_id=ada.pk, category="marketing")
+    made_at = clock.time() - 401 * 86400  # a link from an email of 401 days ago
+    monkeypatch.setattr(signing.TimestampSigner, "timestamp", lambda self: signing.b62_encode(int(made_at)))
+    old = unsubscribe_token(customer_id=ada.pk, category="marketing")
+    monkeypatch.undo()
+
+    expired = Client().post(f"/unsubscribe/{old}/", {"List-Unsubscribe": "One-Click"})
+    page = Client().get(f"/unsubscribe/{fresh}/")
+
+    assert expired.status_code == 400
+    ada.refresh_from_db()
+    assert ada.accepts("marketing", "email")
+    assert page.status_code == 200
+    assert "no-store" in page["Cache-Control"]
+    assert page["Referrer-Policy"] == "no-referrer"
 
 
 def test_unsubscribed_marketing_email_is_skipped_afterwards(ada: Customer) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -41,7 +42,7 @@ def test_the_ha_profile_adds_replicas_and_three_sentinels_watching_one_master() 
     services = compose()["services"]
     for name in HA_SERVICES:
         assert services[name]["profiles"] == ["ha"]  # optional, like monitoring
-    assert "--replicaof" in services["redis-replica"]["command"]
+    assert "--replicaof redis 6379 --masterauth" in services["redis-replica"]["command"][-1]
     assert "pg_basebackup -h postgres" in services["postgres-replica"]["command"][-1]
     sentinel_scripts = {services[f"redis-sentinel-{n}"]["command"][-1] for n in (1, 2, 3)}
     assert len(sentinel_scripts) == 1  # the same configuration three times
@@ -117,3 +118,65 @@ def test_grafana_dashboard_uses_only_metrics_we_export() -> None:
     }
     suffixes = ("_total", "_bucket", "_sum", "_count")
     assert {n.removesuffix(next((s for s in suffixes if n.endswith(s)), "")) for n in used} <= exported
+
+
+def test_redis_needs_a_password_and_the_app_uses_it() -> None:
+    services = compose()["services"]
+    env = services["web1"]["environment"]
+
+    assert "--requirepass" in services["redis"]["command"][-1]
+    for name in ("REDIS_URL", "CELERY_BROKER_URL"):
+        assert env[name].startswith("redis://:${REDIS_PASSWORD:?")
+    assert "REDISCLI_AUTH" in services["redis"]["healthcheck"]["test"][-1]
+    assert "sentinel auth-pass notify" in services["redis-sentinel-1"]["command"][-1]
+
+
+def test_nginx_serves_tls_with_a_certificate_made_on_first_start() -> None:
+    nginx = compose()["services"]["nginx"]
+
+    assert "443:443" in nginx["ports"]
+    assert nginx["command"] == ["/usr/local/bin/tls-self-signed.sh"]
+    mounts = " ".join(nginx["volumes"])
+    assert "${NGINX_TLS_DIR:-nginx-tls}:/etc/nginx/tls" in mounts
+    assert "${NGINX_OPERATORS_ACCESS:-./nginx/operators-only.conf}:/etc/nginx/operators-only.conf" in mounts
+
+
+def test_the_app_connects_as_a_role_that_is_not_a_superuser(require_postgres: None) -> None:
+    """docker/postgres/app-role.sh, run as the postgres image runs it, against the local server: the
+    role it makes can migrate (create tables in public) but is no superuser."""
+    import os
+    import subprocess
+
+    import psycopg
+
+    admin = psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True)
+    admin.execute("DROP DATABASE IF EXISTS app_role_check")
+    admin.execute("DROP ROLE IF EXISTS app_role_check_user")
+    admin.execute("CREATE DATABASE app_role_check")
+    try:
+        subprocess.run(
+            ["sh", str(ROOT / "docker" / "postgres" / "app-role.sh")],
+            env={
+                **os.environ,
+                "PGHOST": "127.0.0.1",
+                "POSTGRES_USER": "postgres",
+                "POSTGRES_DB": "app_role_check",
+                "APP_DB_USER": "app_role_check_user",
+                "APP_DB_PASSWORD": "pw-for-the-test",
+            },
+            check=True,
+            capture_output=True,
+        )
+        with psycopg.connect(
+            "postgresql://app_role_check_user@127.0.0.1:5432/app_role_check", autocommit=True
+        ) as app:
+            app.execute("CREATE TABLE migrated (id int)")  # migrations work
+            assert app.execute(
+                "SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user"
+            ).fetchone() == (False, False, False)
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                app.execute("COPY migrated FROM PROGRAM 'true'")
+    finally:
+        admin.execute("DROP DATABASE IF EXISTS app_role_check WITH (FORCE)")
+        admin.execute("DROP ROLE IF EXISTS app_role_check_user")
+        admin.close()

@@ -1,13 +1,18 @@
 """nginx/nginx.conf in front of two real gunicorn instances (started with bin/start web, as in the
-Docker image): both answer through nginx, and when one is killed requests still succeed."""
+Docker image), with the certificate nginx/tls-self-signed.sh makes on first start: both answer through
+nginx over TLS, when one is killed requests still succeed, plain HTTP redirects to HTTPS except
+/health/, /admin/ and /metrics/ answer only private networks, and the unsubscribe token is masked in
+both access logs."""
 
 import os
 import shutil
 import signal
+import ssl
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -18,14 +23,17 @@ from django.db import connection
 from apps.api_gateway.services import api_key_create
 from tests.fakes.processes import ROOT, Process
 from tests.fakes.smtp import free_port
+from tests.fakes.worker import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
-def render_conf(folder: Path, *, listen: int, upstreams: list[int]) -> Path:
-    """The production file with only the addresses changed to loopback ports."""
+def render_conf(folder: Path, *, listen: int, plain: int, upstreams: list[int]) -> Path:
+    """The production files with only the addresses changed to loopback ports (HTTPS on `listen`, on
+    127.0.0.1 and on ::1, which is not among the private networks operators-only.conf allows)."""
+    shutil.copy(ROOT / "nginx" / "operators-only.conf", folder / "operators-only.conf")
     text = (ROOT / "nginx" / "nginx.conf").read_text()
     servers = "".join(f"        server 127.0.0.1:{p} max_fails=2 fail_timeout=5s;\n" for p in upstreams)
     text = text.replace(
@@ -34,11 +42,30 @@ def render_conf(folder: Path, *, listen: int, upstreams: list[int]) -> Path:
         servers,
     )
     assert servers in text
-    text = text.replace("listen 80;", f"listen 127.0.0.1:{listen};")
-    text = text.replace("access_log /dev/stdout;", f"access_log {folder}/access.log;")
+    for old, new in [
+        ("listen 80;", f"listen 127.0.0.1:{plain};"),
+        (
+            "listen 443 ssl http2;",
+            f"listen 127.0.0.1:{listen} ssl http2;\n        listen [::1]:{listen} ssl http2;",
+        ),
+        ("return 308 https://$host$request_uri;", f"return 308 https://$host:{listen}$request_uri;"),
+        ("access_log /dev/stdout masked;", f"access_log {folder}/access.log masked;"),
+    ]:
+        assert old in text
+        text = text.replace(old, new)
     path = folder / "nginx.conf"
     path.write_text(text)
     return path
+
+
+@dataclass
+class Stack:
+    url: str  # HTTPS on 127.0.0.1
+    plain_url: str  # HTTP
+    port: int  # of HTTPS, also on [::1]
+    webs: list[Process]
+    folder: Path
+    tls: ssl.SSLContext  # trusts the certificate nginx/tls-self-signed.sh made
 
 
 def web_env(port: int, name: str) -> dict[str, str]:
@@ -55,11 +82,11 @@ def web_env(port: int, name: str) -> dict[str, str]:
     return env
 
 
-def wait_until_up(url: str) -> None:
+def wait_until_up(url: str, verify: ssl.SSLContext | bool = True) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            httpx.get(url, timeout=1)
+            httpx.get(url, timeout=1, verify=verify)
             return
         except httpx.TransportError:
             time.sleep(0.1)
@@ -67,7 +94,7 @@ def wait_until_up(url: str) -> None:
 
 
 @pytest.fixture
-def stack(tmp_path: Path, require_postgres: None) -> Iterator[tuple[str, list[Process]]]:
+def stack(tmp_path: Path, require_postgres: None) -> Iterator[Stack]:
     if not Path(NGINX).exists():
         if os.environ.get("REQUIRE_SERVICES") == "1":
             pytest.fail("nginx is required (.ci/run installs it)")
@@ -82,24 +109,34 @@ def stack(tmp_path: Path, require_postgres: None) -> Iterator[tuple[str, list[Pr
         )
         webs.append(process.start())
         wait_until_up(f"http://127.0.0.1:{port}/health/db/")
-    listen = free_port()
-    conf = render_conf(tmp_path, listen=listen, upstreams=ports)
+    listen, plain = free_port(), free_port()
+    conf = render_conf(tmp_path, listen=listen, plain=plain, upstreams=ports)
     nginx = Process(
-        [NGINX, "-p", str(tmp_path), "-c", str(conf), "-g", f"daemon off; pid {tmp_path}/nginx.pid;"],
-        env=dict(os.environ),
+        [
+            str(ROOT / "nginx" / "tls-self-signed.sh"),
+            *[NGINX, "-p", str(tmp_path), "-c", str(conf), "-g", f"daemon off; pid {tmp_path}/nginx.pid;"],
+        ],
+        env={**os.environ, "TLS_DIR": str(tmp_path / "tls")},
         log_path=tmp_path / "nginx.log",
     ).start()
-    wait_until_up(f"http://127.0.0.1:{listen}/health/db/")
-    yield f"http://127.0.0.1:{listen}", webs
+    # Clients trust the certificate the script made (for localhost, 127.0.0.1 and ::1) and nothing else.
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "tls" / "cert.pem").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    tls = ssl.create_default_context(cafile=str(tmp_path / "tls" / "cert.pem"))
+    wait_until_up(f"https://127.0.0.1:{listen}/health/db/", verify=tls)
+    yield Stack(f"https://127.0.0.1:{listen}", f"http://127.0.0.1:{plain}", listen, webs, tmp_path, tls)
     nginx.stop(signal.SIGQUIT)
     for web in webs:
         web.stop()
 
 
-def test_nginx_balances_over_both_gunicorns_and_survives_one_dying(stack: tuple[str, list[Process]]) -> None:
-    url, webs = stack
+def test_nginx_balances_over_both_gunicorns_and_survives_one_dying(stack: Stack) -> None:
+    url, webs = stack.url, stack.webs
     _, key = api_key_create(name="nginx")
-    client = httpx.Client(base_url=url, headers={"Authorization": f"Api-Key {key}"}, timeout=10)
+    client = httpx.Client(
+        base_url=url, headers={"Authorization": f"Api-Key {key}"}, timeout=10, verify=stack.tls
+    )
 
     served = Counter(client.get("/api/v1/customers/").headers.get("X-Served-By") for _ in range(20))
     created = client.post("/api/v1/customers/", json={"name": "Ada", "email": "ada@example.com"})
@@ -121,12 +158,56 @@ def test_nginx_balances_over_both_gunicorns_and_survives_one_dying(stack: tuple[
     assert [r.status_code for r in posts] == [201] * 5
 
 
-def test_nginx_refuses_oversized_bodies_in_the_envelope(stack: tuple[str, list[Process]]) -> None:
-    url, _ = stack
+def test_nginx_refuses_oversized_bodies_in_the_envelope(stack: Stack) -> None:
+    url = stack.url
 
     response = httpx.post(
-        f"{url}/api/v1/customers/", content=b"x" * 300_000, headers={"Content-Type": "application/json"}
+        f"{url}/api/v1/customers/",
+        content=b"x" * 300_000,
+        headers={"Content-Type": "application/json"},
+        verify=stack.tls,
     )
 
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "request_too_large"
+
+
+def test_plain_http_redirects_to_https_except_health(stack: Stack) -> None:
+    redirected = httpx.get(f"{stack.plain_url}/api/v1/customers/?page=2")
+    health = httpx.get(f"{stack.plain_url}/health/db/")
+    secure = httpx.get(f"{stack.url}/health/db/", verify=stack.tls)
+
+    assert redirected.status_code == 308
+    assert redirected.headers["location"] == f"https://127.0.0.1:{stack.port}/api/v1/customers/?page=2"
+    assert health.status_code == 200
+    assert secure.headers["strict-transport-security"] == "max-age=31536000"
+
+
+def test_admin_and_metrics_answer_only_private_networks(stack: Stack) -> None:
+    private = httpx.Client(base_url=stack.url, verify=stack.tls)
+    public = httpx.Client(base_url=f"https://[::1]:{stack.port}", verify=stack.tls)  # ::1 is not listed
+
+    assert private.get("/admin/login/").status_code == 200
+    assert public.get("/admin/login/").status_code == 403
+    assert public.get("/metrics/").status_code == 403
+    assert public.get("/health/db/").status_code == 200
+
+
+def test_the_unsubscribe_token_is_masked_in_both_access_logs(stack: Stack) -> None:
+    token = "eyJjdXN0b21lciI6MX0:1sEcReT:signature-part"
+
+    answer = httpx.get(f"{stack.url}/unsubscribe/{token}/", verify=stack.tls)
+
+    assert answer.status_code == 400  # not a valid token: the page says so
+    assert "no-store" in answer.headers["cache-control"]
+
+    def logs() -> tuple[str, str]:
+        web = "".join((stack.folder / f"web{i}.log").read_text() for i in (1, 2))
+        return (stack.folder / "access.log").read_text(), web
+
+    # Both write their line after the answer: wait for it rather than race it.
+    assert wait_for(lambda: all("/unsubscribe/" in log for log in logs()), timeout=10)
+    nginx_log, web_logs = logs()
+    assert "/unsubscribe/***/" in nginx_log
+    assert "/unsubscribe/***/" in web_logs
+    assert token not in nginx_log + web_logs

@@ -5,7 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent.parent
+STRONG_KEY = "Zq8v1LmN3xR7tY0pWb5Kc9Hd2Fg6Js4A-long-random-production-key-Q7w"
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -27,11 +30,27 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 def test_check_deploy_passes_without_warnings() -> None:
     result = manage(
         "check", "--deploy", "--fail-level", "WARNING",
-        SECRET_KEY="x" * 64 + "-a-long-random-production-secret-key",
+        SECRET_KEY=STRONG_KEY,
         ALLOWED_HOSTS="shop.example.com",
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "change-me-to-a-long-random-string",  # the .env.example placeholder
+        "s3cr3t",  # short
+        "a" * 80,  # long but no randomness
+        "change-me-to-a-long-random-string-and-then-some-more-characters",
+    ],
+)
+def test_prod_refuses_a_weak_or_placeholder_secret_key(key: str) -> None:
+    result = manage("check", SECRET_KEY=key, ALLOWED_HOSTS="shop.example.com")
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY is too short, too uniform or a placeholder" in result.stderr
 
 
 def test_prod_refuses_to_start_without_secret_key() -> None:
@@ -41,6 +60,6 @@ def test_prod_refuses_to_start_without_secret_key() -> None:
 
 
 def test_prod_refuses_to_start_without_allowed_hosts() -> None:
-    result = manage("check", SECRET_KEY="y" * 64)
+    result = manage("check", SECRET_KEY=STRONG_KEY)
     assert result.returncode != 0
     assert "ALLOWED_HOSTS" in result.stderr

@@ -40,3 +40,23 @@ def test_every_path_named_outside_docs_exists() -> None:
             if not (base / path.rstrip(".")).exists():
                 missing.append(f"{file.relative_to(ROOT)}: {path}")
     assert not missing, "\n".join(sorted(missing))
+
+
+def test_the_locks_pin_every_package_with_hashes_above_the_advisory_floors() -> None:
+    """requirements/*.txt are pip-compile's output from *.in: each package `==` one version with its
+    hashes (what the image, make and CI install), and Django and DRF above the releases with advisories
+    that reach this code (docs/security.md)."""
+    pins: dict[str, str] = {}
+    for lock in ("prod", "dev", "bench"):
+        text = (ROOT / "requirements" / f"{lock}.txt").read_text()
+        entries = re.findall(
+            r"^([A-Za-z0-9_.-]+)==([^ \\]+) \\\n((?:\s+--hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)", text, re.M
+        )
+        requirements = [line for line in text.splitlines() if line and not line.startswith((" ", "#"))]
+        assert len(entries) == len(requirements), lock  # nothing unpinned or without a hash
+        if lock == "prod":
+            pins = {name.lower(): version for name, version, _ in entries}
+    django = tuple(int(p) for p in pins["django"].split("."))
+    drf = tuple(int(p) for p in pins["djangorestframework"].split("."))
+    assert (5, 2, 12) <= django < (5, 3)
+    assert drf >= (3, 17, 2)

@@ -56,6 +56,33 @@ def test_template_preview_escapes_the_sample_name(staff: Client) -> None:
     assert "Ada &amp;lt;Lovelace&amp;gt;" in page or "Ada &lt;Lovelace&gt;" in page
 
 
+def test_template_html_from_an_api_key_never_runs_in_the_admin_s_origin(staff: Client, api: Any) -> None:
+    created = api.post(
+        "/api/v1/templates/",
+        {
+            "key": "xss",
+            "channel": "email",
+            "language": "en",
+            "subject": "<script>alert('subject')</script>",
+            "body": "<img src=x onerror=alert(1)>",
+            "body_html": "<p>Hi</p><script>alert(document.cookie)</script>",
+        },
+        format="json",
+    )
+    assert created.status_code == 201
+
+    page = staff.get(
+        f"/admin/notifications/notificationtemplate/{created.json()['id']}/change/"
+    ).content.decode()
+
+    assert "<script>alert" not in page
+    assert "<img src=x" not in page
+    # The HTML part is shown only inside a frame that runs no script and has no access to the admin.
+    assert (
+        '<iframe sandbox="" referrerpolicy="no-referrer" srcdoc="&lt;p&gt;Hi&lt;/p&gt;&lt;script&gt;' in page
+    )
+
+
 def test_template_edits_in_the_admin_are_checked_and_versioned(staff: Client) -> None:
     template = NotificationTemplate.objects.get(key="order_shipped", channel="email", language="en")
     url = f"/admin/notifications/notificationtemplate/{template.pk}/change/"
