@@ -156,3 +156,27 @@ def test_a_connection_error_names_no_address(api: APIClient, settings: Any) -> N
     message.refresh_from_db()
     assert message.last_error == "ConnectError: the receiver could not be reached"
     assert "127.0.0.1" not in WebhookAttempt.objects.get().error
+
+
+def test_a_claim_whose_drain_died_counts_an_attempt_and_ends_failed_at_the_limit(
+    api: APIClient, settings: Any, receiver: SignedReceiver
+) -> None:
+    """A drain held by a dripping receiver and then killed leaves its claim behind: each expired claim
+    is one attempt (the receiver may have had it), so the message cannot be re-claimed for ever."""
+    from django.utils import timezone
+
+    from apps.webhooks.outbox import messages_reclaim_expired
+
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS, settings.WEBHOOK_RETRY_SCHEDULE = True, [1]  # two tries in all
+    message = test_message(api, receiver.url)
+    for expected in (1, 2):
+        WebhookMessage.objects.filter(pk=message.pk).update(
+            status=MessageStatus.SENDING, lease_until=timezone.now() - timezone.timedelta(seconds=1)
+        )
+
+        assert messages_reclaim_expired() == 1
+
+        message.refresh_from_db()
+        assert message.attempts == expected
+    assert message.status == MessageStatus.FAILED
+    assert WebhookAttempt.objects.filter(message=message, error__startswith="worker_lost").count() == 2
