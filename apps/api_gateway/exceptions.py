@@ -31,6 +31,19 @@ class Conflict(ApiError):
     default_detail = "The request conflicts with the current state of the resource."
 
 
+class ReferenceNotFound(ApiError):
+    """The body names an object (by id) that does not exist: 404, as for the object's own URL, with
+    the field in `details` (JSON:API answers a missing related resource the same way)."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "not_found"
+    default_detail = "The body refers to an object that does not exist."
+
+
+def reference_not_found(field: str, message: str) -> ReferenceNotFound:
+    return ReferenceNotFound(message, details={field: [message]})
+
+
 class UnprocessableEntity(ApiError):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_code = "unprocessable_entity"
@@ -61,8 +74,19 @@ def _message_of(exc: exceptions.APIException) -> str:
     return str(detail)
 
 
+def _uniqueness_clash(exc: DjangoValidationError) -> bool:
+    """Every error is a unique constraint's (code `unique` or `unique_together`): the request is
+    well-formed and conflicts with a stored object, which is a 409 rather than a 400."""
+    if not hasattr(exc, "error_dict"):
+        return False
+    codes = {error.code for errors in exc.error_dict.values() for error in errors}
+    return bool(codes) and codes <= {"unique", "unique_together"}
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, DjangoValidationError) and _uniqueness_clash(exc):
+        exc = Conflict("An object with these unique values exists.", details=as_serializer_error(exc))
+    elif isinstance(exc, DjangoValidationError):
         detail = as_serializer_error(exc)
         if NON_FIELD_ERRORS in detail:
             detail[api_settings.NON_FIELD_ERRORS_KEY] = detail.pop(NON_FIELD_ERRORS)

@@ -1,18 +1,23 @@
 """Customer endpoints: each view validates, calls one service or selector, serializes."""
 
+import re
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.api_gateway.exceptions import Conflict
 from apps.api_gateway.pagination import PageNumberPagination, paginated_response
+from apps.api_gateway.schema import COMPONENT_RULES, error_response
 from apps.api_gateway.scopes import Scope, area
 from apps.api_gateway.serializers import FilterSerializer, StrictCharField, validated
 from apps.customers.models import (
+    CHANNEL_CONTACT_FIELDS,
     PHONE_PATTERN,
     TELEGRAM_CHAT_ID_PATTERN,
     Category,
@@ -26,6 +31,12 @@ from apps.customers.services import customer_create, customer_update
 from core.db_router import reads_from_replica
 
 BLANK_WHEN_NULL = ("email", "phone", "telegram_chat_id")
+EXTERNAL_ID_TAKEN = error_response(409, "A customer with this external_id exists (`conflict`).")
+PATCH_CONFLICT = error_response(
+    409,
+    "The external_id is taken, or with this change the customer would have no contact point or a "
+    "channel without its contact (`conflict`, field errors in details).",
+)
 
 
 @extend_schema_field(
@@ -33,6 +44,7 @@ BLANK_WHEN_NULL = ("email", "phone", "telegram_chat_id")
         "oneOf": [
             {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1},
             {"type": "string", "pattern": TELEGRAM_CHAT_ID_PATTERN},
+            {"type": "string", "maxLength": 0, "description": "No Telegram chat."},
         ],
         "example": "@shop_customer",
     }
@@ -43,6 +55,8 @@ class TelegramChatIdField(serializers.Field):
     default_error_messages = {"invalid": "Enter an integer chat id or an @username."}
 
     def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, float) and data.is_integer():
+            data = int(data)  # JSON's 5.0 is the integer 5
         if isinstance(data, bool) or not isinstance(data, int | str):
             self.fail("invalid")
         return str(data).strip()
@@ -66,13 +80,55 @@ class PhoneField(StrictCharField):
     """Checked by the model's phone validator."""
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "enum": configured_channel_names()},
+        "uniqueItems": True,
+        "maxItems": len(configured_channel_names()),
+        "description": "The channels the customer accepts, in preference order, each once.",
+    }
+)
+class ChannelListField(serializers.ListField):
+    """Checked by Customer.clean() (configured, once each, with a contact point)."""
+
+
+def _given(field: str) -> dict[str, Any]:
+    """`field` is present and holds a contact (not null, not empty)."""
+    value: dict[str, Any] = {"type": "string", "minLength": 1}
+    if field == "telegram_chat_id":
+        value = {"anyOf": [{"type": "integer"}, value]}
+    return {"required": [field], "properties": {field: value}}
+
+
+def _listed(channel: str) -> dict[str, Any]:
+    return {
+        "required": ["channels"],
+        "properties": {"channels": {"type": "array", "contains": {"const": channel}}},
+    }
+
+
+# Customer.clean()'s rules for a whole customer (POST and PUT), as the document states them: a
+# contact point at least, and the contact of each listed channel.
+COMPONENT_RULES["CustomerInputRequest"] = {
+    "allOf": [
+        {"anyOf": [_given(field) for field in ("email", "phone", "telegram_chat_id")]},
+        *(
+            {"anyOf": [{"not": _listed(channel)}, _given(field)]}
+            for channel, field in CHANNEL_CONTACT_FIELDS.items()
+            if channel in configured_channel_names()
+        ),
+    ]
+}
+
+
 class CustomerInputSerializer(serializers.Serializer):
     name = StrictCharField(max_length=200)
     email = serializers.EmailField(required=False, allow_blank=True, allow_null=True, max_length=254)
     phone = PhoneField(required=False, allow_blank=True, allow_null=True, max_length=32)
     telegram_chat_id = TelegramChatIdField(required=False, allow_null=True)
     language = LanguageField(required=False, max_length=8)
-    channels = serializers.ListField(
+    channels = ChannelListField(
         child=ChannelNameField(), required=False, allow_null=True, max_length=len(configured_channel_names())
     )
     external_id = StrictCharField(required=False, allow_null=True, allow_blank=True, max_length=100)
@@ -116,10 +172,21 @@ class CustomerListApi(APIView):
             request=request, view=self, queryset=queryset, serializer_class=CustomerOutputSerializer
         )
 
-    @extend_schema(request=CustomerInputSerializer, responses={201: CustomerOutputSerializer})
+    @extend_schema(
+        request=CustomerInputSerializer, responses={201: CustomerOutputSerializer, 409: EXTERNAL_ID_TAKEN}
+    )
     def post(self, request: Request) -> Response:
         customer = customer_create(**validated(CustomerInputSerializer, request.data))
         return Response(CustomerOutputSerializer(customer).data, status=status.HTTP_201_CREATED)
+
+
+# Rules a PATCH breaks only together with the stored customer: 409 (the body is valid, the state
+# is what conflicts), where the same rules in a whole body (POST, PUT) are 400s the document states.
+STATE_RULES = {"no_contact_point", "channel_without_contact", "unique"}
+
+
+def _codes(exc: DjangoValidationError) -> set[str | None]:
+    return {error.code for errors in getattr(exc, "error_dict", {}).values() for error in errors}
 
 
 class CustomerDetailApi(APIView):
@@ -129,24 +196,53 @@ class CustomerDetailApi(APIView):
     def get(self, request: Request, customer_id: str) -> Response:
         return Response(CustomerOutputSerializer(customer_get(customer_id)).data)
 
-    @extend_schema(request=CustomerInputSerializer, responses=CustomerOutputSerializer)
+    @extend_schema(
+        request=CustomerInputSerializer, responses={200: CustomerOutputSerializer, 409: EXTERNAL_ID_TAKEN}
+    )
     def put(self, request: Request, customer_id: str) -> Response:
         return self._update(request, customer_id, partial=False)
 
-    @extend_schema(request=CustomerInputSerializer(partial=True), responses=CustomerOutputSerializer)
+    @extend_schema(
+        request=CustomerInputSerializer(partial=True),
+        responses={200: CustomerOutputSerializer, 409: PATCH_CONFLICT},
+    )
     def patch(self, request: Request, customer_id: str) -> Response:
         return self._update(request, customer_id, partial=True)
 
     def _update(self, request: Request, customer_id: str, *, partial: bool) -> Response:
         customer = customer_get(customer_id)
         data = validated(CustomerInputSerializer, request.data, partial=partial)
-        customer = customer_update(customer=customer, data=data, partial=partial)
+        try:
+            customer = customer_update(customer=customer, data=data, partial=partial)
+        except DjangoValidationError as exc:
+            if partial and _codes(exc) <= STATE_RULES:
+                # The change is valid on its own; with what the customer holds it is not.
+                raise Conflict(
+                    "With this change the customer breaks a rule.", details=exc.message_dict
+                ) from None
+            raise
         return Response(CustomerOutputSerializer(customer).data)
 
 
+HH_MM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+@extend_schema_field({"type": "string", "pattern": HH_MM, "example": "22:00"})
+class ClockTimeField(serializers.TimeField):
+    """A local time as exactly `hh:mm` (24 hours); `9:5` or `21:00:00` are refused, as documented."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%H:%M", input_formats=["%H:%M"], **kwargs)
+
+    def to_internal_value(self, value: Any) -> Any:
+        if not isinstance(value, str) or not re.fullmatch(HH_MM, value):
+            raise serializers.ValidationError("Give a time as hh:mm, from 00:00 to 23:59.")
+        return super().to_internal_value(value)
+
+
 class QuietHoursSerializer(serializers.Serializer):
-    start = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"])
-    end = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"])
+    start = ClockTimeField()
+    end = ClockTimeField()
 
 
 @extend_schema_field(

@@ -17,7 +17,7 @@ from django.db import models
 
 # Numeric chat ids (negative for groups) or a public @username, as Telegram accepts them.
 TELEGRAM_CHAT_ID_PATTERN = r"^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$"
-PHONE_PATTERN = r"^\+?[0-9][0-9 ()-]{4,24}$"
+PHONE_PATTERN = r"^\+?[0-9][0-9 ()-]{3,23}[0-9()-]$"  # no trailing space: the API trims it
 telegram_chat_id_validator = RegexValidator(
     TELEGRAM_CHAT_ID_PATTERN,
     "Enter an integer chat id or an @username.",
@@ -137,13 +137,15 @@ class Customer(models.Model):
         configured = configured_channel_names()
         problems = []
         if len(set(self.channels)) != len(self.channels):
-            problems.append("Each channel may appear once.")
+            problems.append(ValidationError("Each channel may appear once.", code="invalid_channel"))
         for channel in self.channels:
             if channel not in configured:
-                problems.append(f"'{channel}' is not a configured channel ({', '.join(configured)}).")
+                message = f"'{channel}' is not a configured channel ({', '.join(configured)})."
+                problems.append(ValidationError(message, code="invalid_channel"))
             elif channel in CHANNEL_CONTACT_FIELDS and not self.contact_for(channel):
-                problems.append(f"'{channel}' needs {CHANNEL_CONTACT_FIELDS[channel]}.")
-        return {"channels": ValidationError(problems, code="invalid_channel")} if problems else {}
+                message = f"'{channel}' needs {CHANNEL_CONTACT_FIELDS[channel]}."
+                problems.append(ValidationError(message, code="channel_without_contact"))
+        return {"channels": ValidationError(problems)} if problems else {}
 
 
 class TelegramLink(models.Model):

@@ -21,7 +21,8 @@ def _save_validated(customer: Customer) -> Customer:
         with transaction.atomic():
             customer.save()
     except IntegrityError as exc:  # a concurrent insert of the same external_id
-        raise ValidationError({"external_id": ["A customer with this external_id exists."]}) from exc
+        clash = ValidationError("A customer with this external_id exists.", code="unique")
+        raise ValidationError({"external_id": [clash]}) from exc
     return customer
 
 
@@ -63,7 +64,7 @@ def customer_update(*, customer: Customer, data: dict[str, Any], partial: bool) 
     customer.unreachable_channels = [
         c for c in customer.unreachable_channels if customer.contact_for(c) == before[c]
     ]
-    if not partial and data.get("channels") is None:
+    if (not partial or "channels" in data) and data.get("channels") is None:  # absent or null
         customer.channels = customer.default_channels()
     return _save_validated(customer)
 

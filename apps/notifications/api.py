@@ -2,16 +2,18 @@
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import pagination, serializers, status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.api_gateway.exceptions import ApiError, UnprocessableEntity
-from apps.api_gateway.pagination import paginated_response
-from apps.api_gateway.schema import error_response
+from apps.api_gateway.exceptions import ApiError, UnprocessableEntity, reference_not_found
+from apps.api_gateway.json_values import ContextField
+from apps.api_gateway.pagination import CursorPagination, paginated_response
+from apps.api_gateway.schema import COMPONENT_RULES, error_response
 from apps.api_gateway.scopes import Scope, area, every_method
 from apps.api_gateway.serializers import FilterSerializer, StrictCharField, validated
 from apps.customers.models import Category
@@ -107,13 +109,29 @@ def order_notifications(order: Order) -> list[dict[str, Any]]:
     return [notification_output(n) for n in notifications_of_order(order.pk)]
 
 
+NO_CUSTOMER_OR_TEMPLATE = error_response(
+    404,
+    "The body names a customer or template key that does not exist (`not_found`, with the field in details).",
+)
+
+
+# "Either template or message", as the document states it.
+for _component in ("SendInputRequest", "BroadcastInputRequest"):
+    COMPONENT_RULES[_component] = {
+        "oneOf": [
+            {"required": ["template"], "not": {"required": ["message"]}},
+            {"required": ["message"], "not": {"required": ["template"]}},
+        ]
+    }
+
+
 class MessageInputSerializer(serializers.Serializer):
     """What to send and how: shared by single sends and broadcasts."""
 
     template = StrictCharField(required=False, max_length=64)
     subject = StrictCharField(required=False, allow_blank=True, max_length=255)
     message = StrictCharField(required=False, max_length=20_000)
-    context = serializers.DictField(required=False, default=dict)  # type: ignore[assignment]
+    context = ContextField(required=False, default=dict)  # type: ignore[assignment]
     channels = serializers.ListField(
         child=serializers.ChoiceField(choices=CHANNEL_CHOICES),
         required=False,
@@ -135,7 +153,12 @@ class MessageInputSerializer(serializers.Serializer):
                 "Give either `template` or `message` (with an optional `subject`)."
             )
         if attrs.get("template"):
-            validate_template_key(attrs["template"])
+            try:
+                validate_template_key(attrs["template"])
+            except DjangoValidationError:
+                raise reference_not_found(
+                    "template", f"No template with key '{attrs['template']}'."
+                ) from None
         for field in ("subject", "message"):
             try:
                 template_check(attrs.get(field, ""))
@@ -155,7 +178,7 @@ class SendInputSerializer(MessageInputSerializer):
         attrs = super().validate(attrs)
         customer = customer_find(attrs["customer"])
         if customer is None:
-            raise serializers.ValidationError({"customer": ["No customer with this id."]})
+            raise reference_not_found("customer", "No customer with this id.")
         attrs["customer_row"] = customer
         return attrs
 
@@ -165,8 +188,9 @@ class BroadcastInputSerializer(MessageInputSerializer):
         child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
         required=False,
         allow_empty=False,
-        max_length=1_000_000,
-        help_text="Customer ids; every customer when absent.",
+        min_length=1,
+        max_length=10_000,
+        help_text="Customer ids (up to 10,000; larger audiences: leave it out to reach every customer).",
     )
 
 
@@ -178,10 +202,9 @@ class HistoryFilterSerializer(FilterSerializer):
     created_before = serializers.DateTimeField(required=False)
 
 
-class HistoryPagination(pagination.CursorPagination):
+class HistoryPagination(CursorPagination):
     ordering = ("-created_at", "-id")
     page_size = 50
-    page_size_query_param = "page_size"
     max_page_size = 200
 
 
@@ -214,10 +237,9 @@ class DeadLetterReplaySerializer(serializers.Serializer):
     )
 
 
-class DeadLetterPagination(pagination.CursorPagination):
+class DeadLetterPagination(CursorPagination):
     ordering = ("-updated_at", "-id")
     page_size = 50
-    page_size_query_param = "page_size"
     max_page_size = 500
 
 
@@ -253,10 +275,18 @@ class NotificationSendApi(APIView):
 
     @extend_schema(
         request=SendInputSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER)],
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                {"type": "string", "maxLength": 255, "pattern": "^[\\x20-\\x7e]*$"},
+                location=OpenApiParameter.HEADER,
+                description="Up to 255 printable ASCII characters; a replay with the same body answers 200.",
+            )
+        ],
         responses={
             202: NotificationOutputSerializer,
             200: NotificationOutputSerializer,
+            404: NO_CUSTOMER_OR_TEMPLATE,
             422: error_response(
                 422, "This Idempotency-Key came with another body (`idempotency_key_reused`)."
             ),
@@ -291,7 +321,7 @@ class NotificationSendApi(APIView):
 class NotificationBroadcastApi(APIView):
     scopes = every_method(Scope.OPERATIONS)
 
-    @extend_schema(request=BroadcastInputSerializer, responses={202: dict})
+    @extend_schema(request=BroadcastInputSerializer, responses={202: dict, 404: NO_CUSTOMER_OR_TEMPLATE})
     def post(self, request: Request) -> Response:
         data = validated(BroadcastInputSerializer, request.data)
         try:

@@ -9,7 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.api_gateway.exceptions import Conflict
+from apps.api_gateway.exceptions import Conflict, reference_not_found
+from apps.api_gateway.json_values import ContextField
 from apps.api_gateway.pagination import PageNumberPagination, paginated_response
 from apps.api_gateway.schema import error_response
 from apps.api_gateway.scopes import Scope, area, every_method
@@ -78,9 +79,9 @@ class TemplateVersionSerializer(serializers.ModelSerializer):
 
 
 class TemplateFilterSerializer(FilterSerializer):
-    key = serializers.CharField(required=False, max_length=64)
-    channel = serializers.CharField(required=False, max_length=32)
-    language = serializers.CharField(required=False, max_length=8)
+    key = serializers.CharField(required=False, min_length=1, max_length=64)
+    channel = serializers.CharField(required=False, min_length=1, max_length=32)
+    language = serializers.CharField(required=False, min_length=1, max_length=8)
 
 
 class InlineTemplateSerializer(serializers.Serializer):
@@ -93,13 +94,13 @@ class InlineTemplateSerializer(serializers.Serializer):
 @extend_schema_field(
     {
         "oneOf": [
-            {"type": "integer", "description": "A stored template's id."},
+            {"type": "integer", "minimum": 1, "maximum": 2**63 - 1, "description": "A stored template's id."},
             {
                 "type": "object",
                 "properties": {
                     "channel": {"type": "string", "enum": CHANNELS},
                     "subject": {"type": "string", "maxLength": 255},
-                    "body": {"type": "string", "maxLength": 20000},
+                    "body": {"type": "string", "minLength": 1, "maxLength": 20000},
                     "body_html": {"type": "string", "maxLength": 100000},
                 },
                 "required": ["channel", "body"],
@@ -111,10 +112,12 @@ class TemplateReferenceField(serializers.Field):
     """A stored template's id, or an inline template {channel, subject?, body, body_html?}."""
 
     def to_internal_value(self, data: Any) -> NotificationTemplate | InlineTemplate:
+        if isinstance(data, float) and data.is_integer():
+            data = int(data)  # JSON's 7.0 is the integer 7
         if isinstance(data, int) and not isinstance(data, bool):
             template = template_by_id(data)
             if template is None:
-                raise serializers.ValidationError("No template with this id.")
+                raise reference_not_found("template", "No template with this id.")
             return template
         if isinstance(data, dict):
             inline = validated(InlineTemplateSerializer, data)
@@ -130,7 +133,7 @@ class TemplateReferenceField(serializers.Field):
 class PreviewInputSerializer(serializers.Serializer):
     template = TemplateReferenceField()
     customer = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
-    context = serializers.DictField(required=False, default=dict)  # type: ignore[assignment]
+    context = ContextField(required=False, default=dict)  # type: ignore[assignment]
 
 
 class PreviewOutputSerializer(serializers.Serializer):
@@ -254,7 +257,10 @@ class TemplatePreviewApi(APIView):
 
     @extend_schema(
         request=PreviewInputSerializer,
-        responses=PreviewOutputSerializer,
+        responses={
+            200: PreviewOutputSerializer,
+            404: error_response(404, "No customer or stored template with this id (`not_found`)."),
+        },
         examples=[
             OpenApiExample(
                 "An inline template",
@@ -273,7 +279,7 @@ class TemplatePreviewApi(APIView):
         if "customer" in data:
             customer = customer_find(data["customer"])
             if customer is None:
-                raise serializers.ValidationError({"customer": ["No customer with this id."]})
+                raise reference_not_found("customer", "No customer with this id.")
         try:
             rendered = template_preview(template=data["template"], customer=customer, context=data["context"])
         except TemplateInvalid as exc:

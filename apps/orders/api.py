@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.api_gateway.exceptions import Conflict
+from apps.api_gateway.exceptions import Conflict, reference_not_found
 from apps.api_gateway.pagination import PageNumberPagination, paginated_response
 from apps.api_gateway.schema import error_response
 from apps.api_gateway.scopes import Scope, area
@@ -111,7 +111,14 @@ class OrderListApi(APIView):
             request=request, view=self, queryset=queryset, serializer_class=OrderOutputSerializer
         )
 
-    @extend_schema(request=OrderInputSerializer, responses={201: OrderOutputSerializer})
+    @extend_schema(
+        request=OrderInputSerializer,
+        responses={
+            201: OrderOutputSerializer,
+            404: error_response(404, "No customer with this id (`not_found`, `details.customer`)."),
+            409: error_response(409, "An order with this external_id exists (`conflict`)."),
+        },
+    )
     def post(self, request: Request) -> Response:
         data = validated(OrderInputSerializer, request.data)
         try:
@@ -122,11 +129,10 @@ class OrderListApi(APIView):
                 external_id=data.get("external_id"),
             )
         except UnknownCustomer:  # the foreign key decided; a database outage is not this
-            raise serializers.ValidationError({"customer": ["No customer with this id."]}) from None
+            raise reference_not_found("customer", "No customer with this id.") from None
         except ExternalIdTaken:
-            raise serializers.ValidationError(
-                {"external_id": ["An order with this external_id exists."]}
-            ) from None
+            message = "An order with this external_id exists."
+            raise Conflict(message, details={"external_id": [message]}) from None
         return Response(order_output(order), status=status.HTTP_201_CREATED)
 
 

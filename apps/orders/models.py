@@ -38,7 +38,8 @@ class Order(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
     status = models.CharField(max_length=16, choices=OrderStatus.choices, default=OrderStatus.PENDING)
     currency = models.CharField(max_length=3, default="EUR", validators=[currency_validator])
-    total = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    # 500 items x 1,000,000 x 9,999,999,999.99 at most (the API's bounds) fits in 22 digits.
+    total = models.DecimalField(max_digits=22, decimal_places=2, default=0)
     external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -5,17 +5,19 @@ it: another key gets 404."""
 from typing import Any, cast
 
 from django.conf import settings
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
-from rest_framework import pagination, serializers, status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.api_gateway.models import ApiKey
-from apps.api_gateway.pagination import PageNumberPagination, paginated_response
+from apps.api_gateway.pagination import CursorPagination, PageNumberPagination, paginated_response
 from apps.api_gateway.scopes import Scope, every_method
+from apps.api_gateway.serializers import validated
 from apps.webhooks.models import SUBSCRIBABLE, WebhookAttempt, WebhookEndpoint
-from apps.webhooks.safety import UnsafeUrl, url_check
+from apps.webhooks.safety import HOST_NAME_PATTERN, UnsafeUrl, url_check
 from apps.webhooks.selectors import attempt_list, endpoint_get, endpoint_list
 from apps.webhooks.services import (
     endpoint_create,
@@ -26,10 +28,31 @@ from apps.webhooks.services import (
 )
 
 
+def https_required() -> bool:
+    """Production takes https:// receivers only; development and private networks take http:// too."""
+    return not (settings.DEBUG or settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS)
+
+
+class WebhookUrlField(serializers.URLField):
+    """A receiver's URL; the document's pattern follows https_required() (see the extension below)."""
+
+
+class WebhookUrlFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = WebhookUrlField
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        scheme = "https" if https_required() else "https?"
+        host = "" if settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS else HOST_NAME_PATTERN
+        return {"type": "string", "format": "uri", "maxLength": 2000, "pattern": f"^{scheme}://{host}"}
+
+
 class EndpointInputSerializer(serializers.Serializer):
-    url = serializers.URLField(max_length=2000)
+    url = WebhookUrlField(max_length=2000)
     events = serializers.ListField(
-        child=serializers.ChoiceField(choices=SUBSCRIBABLE), allow_empty=False, max_length=len(SUBSCRIBABLE)
+        child=serializers.ChoiceField(choices=SUBSCRIBABLE),
+        allow_empty=False,
+        min_length=1,
+        max_length=len(SUBSCRIBABLE),
     )
     description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     enabled = serializers.BooleanField(required=False, help_text="true re-enables a disabled endpoint.")
@@ -37,7 +60,7 @@ class EndpointInputSerializer(serializers.Serializer):
     def validate_url(self, url: str) -> str:
         allow_private = settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS
         try:
-            url_check(url, allow_private=allow_private, require_https=not (settings.DEBUG or allow_private))
+            url_check(url, allow_private=allow_private, require_https=https_required(), unresolved_ok=True)
         except UnsafeUrl as exc:
             raise serializers.ValidationError(str(exc)) from None
         return url
@@ -84,10 +107,9 @@ class AttemptSerializer(serializers.ModelSerializer):
         fields = ("id", "event_id", "type", "status_code", "duration_ms", "error", "at")
 
 
-class AttemptPagination(pagination.CursorPagination):
+class AttemptPagination(CursorPagination):
     ordering = ("-at", "-id")
     page_size = 50
-    page_size_query_param = "page_size"
     max_page_size = 200
 
 
@@ -119,9 +141,7 @@ class EndpointListApi(APIView):
         examples=[OpenApiExample("Delivery outcomes", value=EXAMPLE, request_only=True)],
     )
     def post(self, request: Request) -> Response:
-        serializer = EndpointInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(EndpointInputSerializer, request.data)
         endpoint = endpoint_create(
             api_key=_key(request), url=data["url"], events=data["events"], description=data["description"]
         )
@@ -138,9 +158,7 @@ class EndpointDetailApi(APIView):
     @extend_schema(request=EndpointInputSerializer(partial=True), responses=EndpointOutputSerializer)
     def patch(self, request: Request, endpoint_id: str) -> Response:
         endpoint = _endpoint(request, endpoint_id)
-        serializer = EndpointInputSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        data: dict[str, Any] = dict(serializer.validated_data)
+        data = validated(EndpointInputSerializer, request.data, partial=True)
         endpoint = endpoint_update(endpoint=endpoint, data=data)
         return Response(EndpointOutputSerializer(endpoint).data)
 

@@ -9,6 +9,7 @@ nothing about the service's network from a refusal.
 """
 
 import ipaddress
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 ALLOWED_SCHEMES = {"https", "http"}
+# Hosts given as addresses (any notation getaddrinfo reads as one: 10.0.0.1, 167772161, [::1]) or as
+# localhost: refused outright outside private networks, as the OpenAPI document's pattern says.
+ADDRESS_LIKE = re.compile(r"[0-9.]*")
+LOCAL_NAMES = {"localhost", "localhost."}
+# The same rule for the document (ECMA-262 and Python read it alike), after the scheme.
+HOST_NAME_PATTERN = r"(?![0-9.]*([:/?#]|$)|\[|localhost\.?([:/?#]|$))"
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # Global by Python's tables, but never a webhook receiver: the 6to4 relay anycast prefix.
 EXTRA_REFUSED = [ipaddress.ip_network("192.88.99.0/24")]
@@ -58,8 +65,12 @@ def address_refused(address: IPAddress) -> bool:
     )
 
 
-def url_check(url: str, *, allow_private: bool, require_https: bool) -> Target:
-    """The target of `url`, or UnsafeUrl when it may not receive webhooks now."""
+def url_check(url: str, *, allow_private: bool, require_https: bool, unresolved_ok: bool = False) -> Target:
+    """The target of `url`, or UnsafeUrl when it may not receive webhooks now.
+
+    `unresolved_ok` (registration): a name that does not resolve yet is accepted (a shop may register
+    its endpoint before its DNS record is published); the check before every send refuses it until it
+    resolves to a public address."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -73,11 +84,19 @@ def url_check(url: str, *, allow_private: bool, require_https: bool) -> Target:
         raise UnsafeUrl("Credentials in the URL are not accepted; use the signature to authenticate.")
     if allow_private:
         return Target(url, parts.hostname, None)
+    if (
+        ADDRESS_LIKE.fullmatch(parts.hostname)
+        or parts.netloc.startswith("[")
+        or parts.hostname in LOCAL_NAMES
+    ):
+        raise UnsafeUrl("Give the receiver's host name, not an address or localhost.")
     try:
         infos = resolve(
             parts.hostname, port or (443 if parts.scheme == "https" else 80), proto=socket.IPPROTO_TCP
         )
     except (OSError, UnicodeError):
+        if unresolved_ok:
+            return Target(url, parts.hostname, None)
         raise UnsafeUrl(f"The host {parts.hostname!r} does not resolve.") from None
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
     if not addresses or any(address_refused(a) for a in addresses):

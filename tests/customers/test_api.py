@@ -76,13 +76,28 @@ def test_invalid_customer_is_400_with_field_details(api: APIClient, body: dict[s
     assert field in error["details"], error
 
 
-def test_duplicate_external_id_is_400(api: APIClient, make_customer: Any) -> None:
+def test_duplicate_external_id_is_409_conflict(api: APIClient, make_customer: Any) -> None:
     make_customer(external_id="shop-1")
 
     response = api.post(URL, {"name": "B", "email": "b@example.com", "external_id": "shop-1"}, format="json")
+    changed = api.post(URL, {"name": "C", "email": "c@example.com"}, format="json").json()
+    put = api.put(
+        f"{URL}{changed['id']}/",
+        {"name": "C", "email": "c@example.com", "external_id": "shop-1"},
+        format="json",
+    )
+
+    assert (response.status_code, error_of(response)["code"]) == (409, "conflict")
+    assert "external_id" in error_of(response)["details"]
+    assert (put.status_code, error_of(put)["code"]) == (409, "conflict")
+
+
+def test_a_duplicate_beside_another_error_is_400(api: APIClient, make_customer: Any) -> None:
+    make_customer(external_id="shop-1")
+
+    response = api.post(URL, {"name": "B", "phone": "12", "external_id": "shop-1"}, format="json")
 
     assert response.status_code == 400
-    assert "external_id" in error_of(response)["details"]
 
 
 def test_blank_external_ids_do_not_collide(make_customer: Any) -> None:
@@ -139,12 +154,14 @@ def test_patch_changes_only_given_fields(api: APIClient, make_customer: Any) -> 
     assert body["email"] == "ada@example.com"
 
 
-def test_patch_removing_the_contact_a_channel_needs_is_400(api: APIClient, make_customer: Any) -> None:
+def test_patch_removing_the_contact_a_channel_needs_is_409(api: APIClient, make_customer: Any) -> None:
+    """The patch is valid on its own; with the customer's channels it is not: a conflict with the
+    stored state (a whole body breaking the same rule is a 400, as the document states)."""
     customer = make_customer(email="ada@example.com")
 
     response = api.patch(f"{URL}{customer['id']}/", {"email": "", "phone": "+49 30 123456"}, format="json")
 
-    assert response.status_code == 400
+    assert (response.status_code, error_of(response)["code"]) == (409, "conflict")
     assert "channels" in error_of(response)["details"]
     assert api.get(f"{URL}{customer['id']}/").json()["email"] == "ada@example.com"
 

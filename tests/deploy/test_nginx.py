@@ -163,7 +163,7 @@ def test_nginx_refuses_oversized_bodies_in_the_envelope(stack: Stack) -> None:
 
     response = httpx.post(
         f"{url}/api/v1/customers/",
-        content=b"x" * 300_000,
+        content=b"x" * 1_100_000,  # over nginx's 1m, like API_MAX_BODY_BYTES
         headers={"Content-Type": "application/json"},
         verify=stack.tls,
     )

@@ -81,6 +81,8 @@ def gunicorn(*, env: dict[str, str], log_path: Path, workers: int = 2) -> tuple[
         "-m",
         "gunicorn",
         "config.wsgi",
+        "--config",  # the service's own settings (request limits, logging); the flags below win
+        "config/gunicorn.py",
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",

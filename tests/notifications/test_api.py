@@ -58,18 +58,37 @@ def test_failover_plans_only_the_first_reachable_channel(api: APIClient, make_cu
 
 @pytest.mark.parametrize(
     ("change", "field"),
+    [({"message": None, "template": "nope"}, "template"), ({"customer": 999999}, "customer")],
+)
+def test_a_send_naming_what_does_not_exist_is_404(
+    api: APIClient, customer: dict[str, Any], change: dict[str, Any], field: str
+) -> None:
+    body = {k: v for k, v in {"customer": customer["id"], "message": "Hi", **change}.items() if v is not None}
+
+    response = api.post(SEND, body, format="json")
+
+    assert (response.status_code, error_of(response)["code"]) == (404, "not_found")
+    assert list(error_of(response)["details"]) == [field]
+    assert not Notification.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
     [
         ({"message": None}, "non_field_errors"),
         ({"message": ""}, "message"),
         ({"template": "order_created"}, "non_field_errors"),
-        ({"message": None, "template": "nope"}, "template"),
-        ({"customer": 999999}, "customer"),
         ({"customer": "x"}, "customer"),
         ({"channels": ["sms"]}, "channels"),
         ({"channels": []}, "channels"),
         ({"strategy": "random"}, "strategy"),
         ({"priority": "urgent"}, "priority"),
         ({"context": [1, 2]}, "context"),
+        ({"context": {"a": {"b": {"c": {"d": 1}}}}}, "context"),  # three levels at most
+        ({"context": {"n": 1e19}}, "context"),  # a number beyond 64 bits
+        ({"customer": True}, "customer"),
+        ({"priority": 1}, "priority"),
+        ({"colour": "red"}, "colour"),  # not a documented property
         ({"message": "{% debug %}"}, "message"),
         ({"subject": "{% if %}"}, "subject"),
     ],

@@ -173,19 +173,23 @@ def test_preview_of_an_inline_telegram_template_escapes_like_a_send(
 
 
 @pytest.mark.parametrize(
-    ("body", "field"),
+    ("body", "field", "status"),
     [
-        ({"template": {"channel": "email", "body": "{% load x %}"}}, "template"),
-        ({"template": "welcome"}, "template"),
-        ({"template": 999999}, "template"),
-        ({"template": {"channel": "fax", "body": "x"}}, "template"),
-        ({"template": {"channel": "email", "body": "x"}, "customer": 999999}, "customer"),
+        ({"template": {"channel": "email", "body": "{% load x %}"}}, "template", 400),
+        ({"template": "welcome"}, "template", 400),
+        ({"template": 999999}, "template", 404),
+        ({"template": {"channel": "fax", "body": "x"}}, "template", 400),
+        ({"template": {"channel": "email", "body": "x", "bodyhtml": ""}}, "template", 400),
+        ({"template": {"channel": "email", "body": "x"}, "customer": 999999}, "customer", 404),
     ],
 )
-def test_preview_refuses_what_it_cannot_render(api: APIClient, body: dict[str, Any], field: str) -> None:
+def test_preview_refuses_what_it_cannot_render(
+    api: APIClient, body: dict[str, Any], field: str, status: int
+) -> None:
+    """Bad input is a 400; an id of nothing stored is a 404 naming the field."""
     response = api.post(f"{URL}preview/", body, format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == status
     assert field in error_of(response)["details"]
 
 

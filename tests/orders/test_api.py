@@ -57,7 +57,7 @@ def test_order_numbers_past_six_digits_keep_every_digit(make_customer: Any) -> N
         ([("0.10", 1), ("0.20", 1)], "0.30"),
         ([("19.99", 3), ("0.01", 1)], "59.98"),
         ([("0", 5)], "0.00"),
-        ([(1.15, 1), (2.2, 1)], "3.35"),  # JSON numbers are read as decimals, not floats
+        ([("1.15", 1), ("2.2", 1)], "3.35"),
         ([("9999999999.99", 100)], "999999999999.00"),
     ],
 )
@@ -86,7 +86,11 @@ def test_total_is_exact_decimal(api: APIClient, make_customer: Any, items: list[
         ({"items": [{"sku": "A", "name": "A", "quantity": 1, "unit_price": "1.001"}]}, "items"),
         ({"items": [{"sku": "A", "name": "A", "quantity": 1, "unit_price": "abc"}]}, "items"),
         ({"items": [{"name": "A", "quantity": 1, "unit_price": "1.00"}]}, "items"),
-        ({"customer": 987654}, "customer"),
+        ({"items": [{"sku": "A", "name": "A", "quantity": 1, "unit_price": 1.15}]}, "items"),  # money is text
+        ({"items": [{"sku": "A", "name": "A", "quantity": 1.5, "unit_price": "1"}]}, "items"),
+        ({"items": [{"sku": "A", "name": "A", "quantity": 1, "unit_price": "1", "qty": 2}]}, "items"),
+        ({"external_id": 12}, "external_id"),
+        ({"note": "gift"}, "note"),
         ({"customer": "abc"}, "customer"),
         ({"customer": None}, "customer"),
         ({"currency": "euro"}, "currency"),
@@ -123,7 +127,16 @@ def test_invalid_order_writes_nothing(api: APIClient, make_customer: Any, order_
     assert order_events == []
 
 
-def test_duplicate_external_id_is_400(api: APIClient, make_order: Any) -> None:
+def test_an_order_for_no_stored_customer_is_404(api: APIClient) -> None:
+    items = [{"sku": "A", "name": "A", "quantity": 1, "unit_price": "1.00"}]
+
+    response = api.post(URL, {"customer": 987654, "items": items}, format="json")
+
+    assert (response.status_code, error_of(response)["code"]) == (404, "not_found")
+    assert list(error_of(response)["details"]) == ["customer"]
+
+
+def test_duplicate_external_id_is_409_conflict(api: APIClient, make_order: Any) -> None:
     order = make_order(external_id="dup")
     body = {
         "customer": order["customer"],
@@ -132,7 +145,7 @@ def test_duplicate_external_id_is_400(api: APIClient, make_order: Any) -> None:
 
     response = api.post(URL, {**body, "external_id": "dup"}, format="json")
 
-    assert response.status_code == 400
+    assert (response.status_code, error_of(response)["code"]) == (409, "conflict")
     assert "external_id" in error_of(response)["details"]
 
 
@@ -205,7 +218,7 @@ def test_list_orders_filters_by_customer_and_status(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_refused_orders_outside_a_transaction_are_400_and_write_nothing(
+def test_refused_orders_outside_a_transaction_are_404_or_409_and_write_nothing(
     api: APIClient, make_customer: Any
 ) -> None:
     """Alone (as a request runs), the order, items and event are one statement: the foreign key and
@@ -222,7 +235,7 @@ def test_refused_orders_outside_a_transaction_are_400_and_write_nothing(
     unknown = api.post(URL, {"customer": customer["id"] + 1000, "items": items}, format="json")
     taken = api.post(URL, {"customer": customer["id"], "items": items, "external_id": "x"}, format="json")
 
-    assert (unknown.status_code, taken.status_code) == (400, 400)
+    assert (unknown.status_code, taken.status_code) == (404, 409)
     assert list(error_of(unknown)["details"]) == ["customer"]
     assert list(error_of(taken)["details"]) == ["external_id"]
     assert (Order.objects.count(), OrderItem.objects.count(), OrderEvent.objects.count()) == (1, 1, 1)

@@ -163,6 +163,8 @@ def test_a_claim_whose_drain_died_counts_an_attempt_and_ends_failed_at_the_limit
 ) -> None:
     """A drain held by a dripping receiver and then killed leaves its claim behind: each expired claim
     is one attempt (the receiver may have had it), so the message cannot be re-claimed for ever."""
+    from datetime import timedelta
+
     from django.utils import timezone
 
     from apps.webhooks.outbox import messages_reclaim_expired
@@ -171,7 +173,7 @@ def test_a_claim_whose_drain_died_counts_an_attempt_and_ends_failed_at_the_limit
     message = test_message(api, receiver.url)
     for expected in (1, 2):
         WebhookMessage.objects.filter(pk=message.pk).update(
-            status=MessageStatus.SENDING, lease_until=timezone.now() - timezone.timedelta(seconds=1)
+            status=MessageStatus.SENDING, lease_until=timezone.now() - timedelta(seconds=1)
         )
 
         assert messages_reclaim_expired() == 1

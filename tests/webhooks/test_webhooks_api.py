@@ -14,7 +14,7 @@ from tests.fakes.webhook import SignedReceiver
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/webhooks/"
-BODY = {"url": "https://93.184.216.34/hooks", "events": ["delivery.sent", "delivery.failed"]}
+BODY = {"url": "https://hooks.example.com/hooks", "events": ["delivery.sent", "delivery.failed"]}
 
 
 def other_client() -> APIClient:
