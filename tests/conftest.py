@@ -4,6 +4,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -51,9 +52,15 @@ def require_postgres() -> None:
         pytest.skip("needs PostgreSQL")
 
 
+def redis_answers(url: str) -> bool:
+    """The Redis server REDIS_URL names (not a fixed address) accepts connections."""
+    parts = urlsplit(url)
+    return port_open(parts.hostname or "127.0.0.1", parts.port or 6379)
+
+
 @pytest.fixture
 def require_redis() -> str:
-    if not settings.REDIS_URL or not port_open("127.0.0.1", 6379):
+    if not settings.REDIS_URL or not redis_answers(str(settings.REDIS_URL)):
         if os.environ.get("REQUIRE_SERVICES") == "1":
             pytest.fail("Redis is required")
         pytest.skip("needs Redis")

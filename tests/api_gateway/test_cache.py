@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from apps.api_gateway.models import ApiKey
 from apps.api_gateway.services import api_key_create
 from tests.conftest import error_of
+from tests.fakes.metrics import sample
 
 pytestmark = pytest.mark.django_db
 
@@ -99,10 +100,15 @@ def test_cache_disabled_reads_the_database_every_time(require_redis: str) -> Non
 def test_cache_counters_are_in_the_metrics(require_redis: str) -> None:
     _, key = api_key_create(name="metrics")
     client = client_with(key)
-    client.get("/api/v1/customers/")
-    client.get("/api/v1/customers/")
+    name = "notifications_cache_requests_total"
+    before = APIClient().get("/metrics/").content.decode()
 
-    text = APIClient().get("/metrics/").content.decode()
+    client.get("/api/v1/customers/")  # the key is read from the database and cached
+    client.get("/api/v1/customers/")  # and found in the cache
 
-    assert 'notifications_cache_requests_total{cache="api_keys",result="hit"}' in text
-    assert 'notifications_cache_requests_total{cache="api_keys",result="miss"}' in text
+    after = APIClient().get("/metrics/").content.decode()
+    for result in ("miss", "hit"):
+        added = sample(after, name, cache="api_keys", result=result) - sample(
+            before, name, cache="api_keys", result=result
+        )
+        assert added == 1, result

@@ -9,6 +9,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from apps.notifications.circuits import breaker_for
+from tests.fakes.metrics import sample
 from tests.fakes.telegram import TOKEN, FakeTelegram
 from tests.fakes.worker import CeleryWorker, wait_for
 
@@ -67,11 +68,14 @@ def test_open_circuit_makes_health_degraded(settings: Any) -> None:
 
 @pytest.mark.django_db
 def test_metrics_count_requests_by_route(api: APIClient) -> None:
+    labels = {"method": "GET", "route": "/api/v1/customers/", "status": "200"}
+    before = sample(Client().get("/metrics/").content.decode(), "notifications_http_requests_total", **labels)
+
+    api.get("/api/v1/customers/")
     api.get("/api/v1/customers/")
 
     text = Client().get("/metrics/").content.decode()
-
-    assert 'notifications_http_requests_total{method="GET",route="/api/v1/customers/",status="200"}' in text
+    assert sample(text, "notifications_http_requests_total", **labels) - before == 2
     assert "notifications_queue_depth" in text
 
 
@@ -112,6 +116,13 @@ def test_worker_counts_reach_metrics_and_request_id_reaches_delivery_logs(
 ) -> None:
     log_start = integration.log_path.stat().st_size
     customer = make_customer(name="Ada", email="ada@example.com", telegram_chat_id=4242)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", integration.env["PROMETHEUS_MULTIPROC_DIR"])
+    counted = {
+        "notifications_deliveries_total": {"channel": "telegram", "status": "sent"},
+        "notifications_delivery_attempts_total": {"channel": "email", "outcome": "sent"},
+    }
+    page = Client().get("/metrics/").content.decode()
+    before = {name: sample(page, name, **labels) for name, labels in counted.items()}
 
     sent = api.post(
         "/api/v1/notifications/send/",
@@ -138,8 +149,7 @@ def test_worker_counts_reach_metrics_and_request_id_reaches_delivery_logs(
     assert TOKEN not in worker_log  # ...without the token
     assert TOKEN not in caplog.text
 
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", integration.env["PROMETHEUS_MULTIPROC_DIR"])
     text = Client().get("/metrics/").content.decode()
-    assert 'notifications_deliveries_total{channel="telegram",status="sent"}' in text
-    assert 'notifications_delivery_attempts_total{channel="email",outcome="sent"}' in text
+    for name, labels in counted.items():
+        assert sample(text, name, **labels) - before[name] == 1, name  # this send's, once each
     assert "notifications_delivery_latency_seconds_bucket" in text

@@ -2,12 +2,15 @@
 running drain goes again for it, so a burst of commits does not put a second drain of one channel on
 a second worker process; nothing committed is missed in any order of the two."""
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+import redis
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -34,21 +37,49 @@ def flag(require_redis: str) -> Iterator[str]:
     client.delete(name, f"{name}:requested", *(f"{name}:turn:{n}" for n in range(2)))
 
 
+class Published:
+    """The tasks drain_wake published to the test broker, read back from its queues (nobody consumes
+    them): "name" for a test queue, "name@queue" for a drain's queue, oldest first."""
+
+    def __init__(self, queues: list[str]) -> None:
+        self.client = redis.Redis.from_url(str(settings.CELERY_BROKER_URL))
+        self.queues = queues
+
+    def _keys(self) -> list[bytes]:
+        # kombu keeps a queue's messages in one list per priority step: "<queue>", "<queue>\x06\x16<n>".
+        return [key for queue in self.queues for key in self.client.scan_iter(match=f"{queue}*")]
+
+    def __call__(self) -> list[str]:
+        tasks = []
+        for key in self._keys():
+            queue = key.decode().split("\x06", 1)[0]
+            for raw in reversed(self.client.lrange(key, 0, -1)):
+                name = json.loads(raw)["headers"]["task"]
+                tasks.append(f"{name}@{queue}" if queue.startswith("notifications.") else name)
+        return tasks
+
+    def clear(self) -> None:
+        keys = self._keys()
+        if keys:
+            self.client.delete(*keys)
+
+
 @pytest.fixture
-def sent_tasks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The tasks drain_wake hands to Celery, as "name" or "name@queue" for the drains' queues (kept
-    here: no worker runs them)."""
-    sent: list[str] = []
+def published(flag: str) -> Iterator[Published]:
+    if not str(settings.CELERY_BROKER_URL).startswith("redis://"):
+        pytest.fail("these tests count tasks on the Redis broker")
+    broker = Published([queue_for(flag), dispatch.queue_of("turns-mail")])
+    broker.clear()
+    yield broker
+    broker.clear()
 
-    def send_task(name: str, *, queue: str, **kwargs: object) -> None:
-        sent.append(f"{name}@{queue}" if queue.startswith("notifications.") else name)
 
-    monkeypatch.setattr(wake.current_app, "send_task", send_task)
-    return sent
+def queue_for(flag: str) -> str:
+    return "test-" + flag.replace(":", "-")
 
 
 def wake_now(flag: str, turns: int = 1) -> None:
-    wake.drain_wake(task="test.drain", queue="test-turns-nobody", flag=flag, turns=turns)
+    wake.drain_wake(task="test.drain", queue=queue_for(flag), flag=flag, turns=turns)
 
 
 def test_one_turn_at_a_time_and_the_holder_hears_of_what_came_meanwhile(flag: str) -> None:
@@ -65,33 +96,33 @@ def test_one_turn_at_a_time_and_the_holder_hears_of_what_came_meanwhile(flag: st
     assert again.give_back() is False  # nobody asked this time
 
 
-def test_a_wake_during_a_turn_sends_no_task_but_is_not_lost(flag: str, sent_tasks: list[str]) -> None:
+def test_a_wake_during_a_turn_sends_no_task_but_is_not_lost(flag: str, published: Published) -> None:
     turn, _ = wake.turn_take(flag)
     assert turn is not None
 
     wake_now(flag)
-    assert sent_tasks == []  # the running drain counts as the wake...
+    assert published() == []  # the running drain counts as the wake...
     assert turn.give_back() is True  # ...and learns of it when it ends its turn
 
     wake.drain_started(flag)
     wake_now(flag)  # no turn held now: a task
-    assert sent_tasks == ["test.drain"]
+    assert published() == ["test.drain"]
 
 
-def test_a_wake_just_after_the_turn_ended_sends_a_task(flag: str, sent_tasks: list[str]) -> None:
+def test_a_wake_just_after_the_turn_ended_sends_a_task(flag: str, published: Published) -> None:
     turn, _ = wake.turn_take(flag)
     assert turn is not None
     assert turn.give_back() is False
 
     wake_now(flag)
 
-    assert sent_tasks == ["test.drain"]
+    assert published() == ["test.drain"]
 
 
-def test_wakes_while_a_task_is_queued_are_one_task(flag: str, sent_tasks: list[str]) -> None:
+def test_wakes_while_a_task_is_queued_are_one_task(flag: str, published: Published) -> None:
     for _ in range(5):
         wake_now(flag)
-    assert sent_tasks == ["test.drain"]
+    assert published() == ["test.drain"]
 
 
 def test_fanout_allows_two_turns(flag: str) -> None:
@@ -105,19 +136,19 @@ def test_fanout_allows_two_turns(flag: str) -> None:
 
 
 def test_a_drain_beside_the_running_one_is_woken_only_while_a_turn_is_free(
-    flag: str, sent_tasks: list[str]
+    flag: str, published: Published
 ) -> None:
     first, _ = wake.turn_take(flag, turns=2)
     assert first is not None
 
-    wake.drain_wake(task="test.drain", queue="test-turns-nobody", flag=flag, turns=2, beside=True)
-    assert sent_tasks == ["test.drain"]
+    wake.drain_wake(task="test.drain", queue=queue_for(flag), flag=flag, turns=2, beside=True)
+    assert published() == ["test.drain"]
     second, _ = wake.turn_take(flag, turns=2)
     assert second is not None
     wake.drain_started(flag)
 
-    wake.drain_wake(task="test.drain", queue="test-turns-nobody", flag=flag, turns=2, beside=True)
-    assert sent_tasks == ["test.drain"]  # both turns held: a third drain could not run
+    wake.drain_wake(task="test.drain", queue=queue_for(flag), flag=flag, turns=2, beside=True)
+    assert published() == ["test.drain"]  # both turns held: a third drain could not run
     assert first.give_back() is False  # and a beside wake is no request to go again
 
 
@@ -249,28 +280,28 @@ def queue_deliveries(channel: str, count: int, *, due_in: float = 0.0) -> None:
     )
 
 
-def drain_beside_wakes(channel: str, sent_tasks: list[str]) -> list[str]:
+def drain_beside_wakes(channel: str, published: Published) -> list[str]:
     dispatch.outbox_drain_started(channel)  # as the drain task does first
-    sent_tasks.clear()
+    published.clear()
     outbox_drain(channel=channel)
-    return [task for task in sent_tasks if task == f"{dispatch.DRAIN_TASK}@{dispatch.queue_of(channel)}"]
+    return [task for task in published() if task == f"{dispatch.DRAIN_TASK}@{dispatch.queue_of(channel)}"]
 
 
 @pytest.mark.usefixtures("own_channels", "require_redis")
-def test_a_full_batch_wakes_a_second_drain_while_nothing_else_is_due(sent_tasks: list[str]) -> None:
+def test_a_full_batch_wakes_a_second_drain_while_nothing_else_is_due(published: Published) -> None:
     queue_deliveries("turns-mail", 12)
 
-    assert drain_beside_wakes("turns-mail", sent_tasks) != []
+    assert drain_beside_wakes("turns-mail", published) != []
     assert Delivery.objects.filter(channel="turns-mail", status="sent").count() == 12
 
 
 @pytest.mark.usefixtures("own_channels", "require_redis")
 def test_a_full_batch_leaves_the_other_process_to_another_channel_with_work_due(
-    sent_tasks: list[str],
+    published: Published,
 ) -> None:
     queue_deliveries("turns-mail", 12)
     # Telegram, served by the same worker, between two rate-limit windows: due in a second.
     queue_deliveries("telegram", 1, due_in=1.0)
 
-    assert drain_beside_wakes("turns-mail", sent_tasks) == []
+    assert drain_beside_wakes("turns-mail", published) == []
     assert Delivery.objects.filter(channel="turns-mail", status="sent").count() == 12

@@ -203,3 +203,70 @@ def test_german_customer_gets_the_german_template(
     assert wait_for(lambda: fake_telegram.texts(CHAT) and fake_smtp.to(EMAIL))
     assert str(fake_smtp.to(EMAIL)[0]["Subject"]) == f"Wir haben Ihre Bestellung {order['number']} erhalten"
     assert fake_telegram.texts(CHAT)[0].startswith("Hallo Emmy Noether")
+
+
+def test_two_concurrent_sends_with_one_idempotency_key_make_one_notification(
+    api: APIClient, customer: dict[str, Any], fake_smtp: FakeSMTP
+) -> None:
+    """Both requests find no notification under the key, then both insert: PostgreSQL's unique index
+    lets one win and the other answers with the winner's notification (the IntegrityError branch).
+
+    The gate is a lock on the notification table held by a third connection: reads pass it, inserts
+    wait, so both requests are past their look-up before either inserts, on any machine's timing."""
+    import threading
+
+    from django.db import connection, connections
+
+    table = Notification._meta.db_table
+    body = {"customer": customer["id"], "subject": "Hi", "message": "Once", "channels": ["email"]}
+    answers: list[Any] = []
+
+    def send() -> None:
+        try:
+            answers.append(
+                api.post("/api/v1/notifications/send/", body, format="json", HTTP_IDEMPOTENCY_KEY="race-1")
+            )
+        finally:
+            connections.close_all()
+
+    gate = connections.create_connection("default")
+    try:
+        gate.set_autocommit(False)
+        with gate.cursor() as cursor:
+            cursor.execute(f'LOCK TABLE "{table}" IN SHARE ROW EXCLUSIVE MODE')
+        threads = [threading.Thread(target=send) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+
+        def both_wait_to_insert() -> bool:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_locks WHERE relation = %s::regclass AND NOT granted", [table]
+                )
+                return bool(cursor.fetchone()[0] == 2)
+
+        assert wait_for(both_wait_to_insert)
+    finally:
+        gate.rollback()  # the gate opens: one insert wins, the other meets the unique index
+        gate.close()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(a.status_code for a in answers) == [200, 202]
+    assert answers[0].json()["id"] == answers[1].json()["id"]
+    assert Notification.objects.filter(event="custom").count() == 1
+    assert wait_for(lambda: settled(answers[0].json()["id"]))
+    assert [text_of(m).strip() for m in fake_smtp.to(EMAIL)] == ["Once"]
+
+
+@pytest.mark.parametrize("key", ["x" * 256, "tab\there", "caf\u00e9"])
+def test_a_malformed_idempotency_key_is_400_and_sends_nothing(
+    api: APIClient, customer: dict[str, Any], key: str
+) -> None:
+    body = {"customer": customer["id"], "message": "Hi", "channels": ["email"]}
+
+    response = api.post("/api/v1/notifications/send/", body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+    assert response.status_code == 400
+    assert list(response.json()["error"]["details"]) == ["Idempotency-Key"]
+    assert not Notification.objects.exists()

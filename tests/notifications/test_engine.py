@@ -174,7 +174,10 @@ def test_email_flows_while_telegram_waits_for_slots_and_nobody_holds_the_waiting
         notification_create(
             customer=customer, event="custom", source=MessageSource(message="Hi"), channels=["telegram"]
         )
-    time.sleep(0.5)  # the Telegram drain has run and found no slot
+    # The Telegram drain has run and found no slot: it left a timer wake for when one frees.
+    timers, client = f"{dispatch.wake_key('telegram')}:timer:*", get_redis()
+    assert client is not None
+    assert wait_for(lambda: client.keys(timers), timeout=30)
     queue_emails(40, prefix="mail")
     holders: list[int] = []
 
