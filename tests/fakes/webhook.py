@@ -60,6 +60,7 @@ class SignedReceiver:
         self.secrets: list[str] = []
         self.answers: list[int] = []
         self.delay = 0.0  # seconds before each answer: a slow receiver
+        self.location = ""  # sent as Location with every answer (a 3xx pointing elsewhere)
         self.received: list[dict[str, Any]] = []  # every request: id, type, status answered, verified
         self.in_flight = self.most_in_flight = 0  # requests being answered at once, and the most seen
         self._lock = threading.Lock()
@@ -126,6 +127,8 @@ class SignedReceiver:
                         }
                     )
                 self.send_response(status)
+                if receiver.location:
+                    self.send_header("Location", receiver.location)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")

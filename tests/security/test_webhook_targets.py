@@ -182,3 +182,55 @@ def test_a_claim_whose_drain_died_counts_an_attempt_and_ends_failed_at_the_limit
         assert message.attempts == expected
     assert message.status == MessageStatus.FAILED
     assert WebhookAttempt.objects.filter(message=message, error__startswith="worker_lost").count() == 2
+
+
+def test_a_redirect_is_not_followed_and_counts_as_a_failed_attempt(
+    api: APIClient, settings: Any, receiver: SignedReceiver
+) -> None:
+    """A receiver cannot send the signed request on to an address the check never saw."""
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    elsewhere = SignedReceiver().start()
+    try:
+        receiver.answers, receiver.location = [307], elsewhere.url
+        message = test_message(api, receiver.url)
+
+        assert message_send(message) is False
+    finally:
+        elsewhere.stop()
+
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (MessageStatus.PENDING, 1)
+    assert WebhookAttempt.objects.get(message=message).status_code == 307
+    assert elsewhere.received == []
+
+
+def test_the_previous_secret_signs_for_a_day_after_a_rotation_and_then_no_more(
+    api: APIClient, settings: Any, receiver: SignedReceiver
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.webhooks.models import WebhookEndpoint
+
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    created = api.post("/api/v1/webhooks/", {"url": receiver.url, "events": ["delivery.sent"]}, format="json")
+    endpoint = created.json()
+    receiver.secrets = [endpoint["secret"]]  # a receiver that has not taken the new secret yet
+    api.post(f"/api/v1/webhooks/{endpoint['id']}/rotate-secret/")
+    stored = WebhookEndpoint.objects.get(pk=endpoint["id"])
+    assert stored.previous_secret_until is not None
+    assert timedelta(hours=23) < stored.previous_secret_until - timezone.now() <= timedelta(hours=24)
+
+    def send_test_event() -> None:
+        assert api.post(f"/api/v1/webhooks/{endpoint['id']}/test/").status_code == 202
+        message = WebhookMessage.objects.select_related("endpoint").filter(status=MessageStatus.PENDING).get()
+        message_send(message)
+
+    send_test_event()  # within the day: signed with both secrets
+    WebhookEndpoint.objects.filter(pk=stored.pk).update(
+        previous_secret_until=timezone.now() - timedelta(seconds=1)
+    )
+    send_test_event()  # after it: the new secret only
+
+    assert [r["verified"] for r in receiver.received] == [True, False]
