@@ -291,3 +291,40 @@ def test_two_workers_finishing_one_notification_at_once_leave_it_sent(require_po
 
     notification.refresh_from_db()
     assert notification.status == "sent"
+
+
+@pytest.mark.parametrize(
+    ("earlier", "later_claimed"),
+    [
+        ({"status": "retrying", "attempts": 1, "wait": 30}, True),  # after a 5xx: holds back nobody
+        ({"status": "queued", "attempts": 0, "wait": 30}, False),  # a rate-limit wait: order kept
+        ({"status": "queued", "attempts": 0, "wait": 3600}, True),  # quiet hours: beyond the horizon
+    ],
+)
+def test_an_earlier_message_to_the_recipient_holds_back_the_later_one_only_before_its_first_try(
+    db: None, earlier: dict[str, Any], later_claimed: bool
+) -> None:
+    """Per recipient, first attempts go in the order accepted; a delivery retrying after a provider
+    failure, or held for quiet hours, does not hold back the messages behind it."""
+    customer = Customer.objects.create(name="Order", email="order@example.com", channels=["email"])
+    notification = Notification.objects.create(customer=customer, event="custom", channels=["email"])
+    now = timezone.now()
+    _, second = Delivery.objects.bulk_create(
+        [
+            Delivery(
+                notification=notification,
+                channel=IDLE,
+                address="order@example.com",
+                status=earlier["status"],
+                attempts=earlier["attempts"],
+                next_attempt_at=now + timedelta(seconds=earlier["wait"]),
+            ),
+            Delivery(
+                notification=notification, channel=IDLE, address="order@example.com", next_attempt_at=now
+            ),
+        ]
+    )
+
+    claimed = [d.pk for d in deliveries_claim(channel=IDLE, limit=10)]
+
+    assert claimed == ([second.pk] if later_claimed else [])
