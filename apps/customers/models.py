@@ -7,7 +7,7 @@ a local time range in the customer's time zone.
 
 import functools
 import zoneinfo
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -49,6 +49,19 @@ def configured_channel_names() -> list[str]:
     return list(settings.NOTIFICATION_CHANNELS)
 
 
+def local_moment(day: date, wall: time, zone: zoneinfo.ZoneInfo) -> datetime:
+    """The first moment a clock in `zone` shows `wall` on `day`; when a spring night skips it, the
+    moment the clock jumps past it (zoneinfo alone would put it an hour late)."""
+    first = datetime.combine(day, wall, tzinfo=zone)  # fold 0: the first of a repeated time
+    naive = first.replace(tzinfo=None)
+    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == naive:
+        return first
+    moment = first.replace(fold=1).astimezone(UTC)  # the skipped time read with the later offset
+    while moment.astimezone(zone).replace(tzinfo=None) < naive:
+        moment += timedelta(minutes=1)
+    return moment.astimezone(zone)
+
+
 class Customer(models.Model):
     name = models.CharField(max_length=200)
     email = models.EmailField(blank=True)
@@ -87,7 +100,7 @@ class Customer(models.Model):
         return bool(self.preferences.get(category, {}).get(channel, True))
 
     def quiet_hours_end_after(self, moment: datetime) -> datetime | None:
-        """The end of the quiet hours `moment` falls in (aware), or None outside them.
+        """The end of the quiet hours `moment` falls in (in UTC), or None outside them.
 
         A range may cross midnight (22:00-07:00). Local times follow the customer's time zone, so the
         end moves with daylight saving time like the customer's clock does.
@@ -105,7 +118,10 @@ class Customer(models.Model):
             end_day = local.date() + timedelta(days=1) if now >= start else local.date()
         if not inside:
             return None
-        return datetime.combine(end_day, end, tzinfo=zone)
+        ends = local_moment(end_day, end, zone)
+        if ends <= moment:  # in the repeated hour of an autumn night, after the first `end`
+            ends = datetime.combine(end_day, end, tzinfo=zone).replace(fold=1)
+        return ends.astimezone(UTC)  # in UTC: == between zones is False for a time of the repeated hour
 
     def clean(self) -> None:
         errors: dict[str, Any] = {}

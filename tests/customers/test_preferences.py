@@ -169,6 +169,38 @@ def test_quiet_hours_follow_the_customer_clock_across_midnight_and_dst(
     assert customer.quiet_hours_end_after(utc) == expected_end_utc
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "utc", "expected_end_utc"),
+    [
+        # 25 October 2026, Berlin: 03:00 CEST -> 02:00 CET, the hour from 02:00 comes twice.
+        (22, 7, datetime(2026, 10, 24, 20, 30, tzinfo=UTC), datetime(2026, 10, 25, 6, 0, tzinfo=UTC)),
+        # An end inside the repeated hour, first time through: 02:30 CEST.
+        (22, (2, 30), datetime(2026, 10, 24, 22, 30, tzinfo=UTC), datetime(2026, 10, 25, 0, 30, tzinfo=UTC)),
+        # The same end, seen from 02:15 CET (the second 02:15): 02:30 CET, not the 02:30 that passed.
+        (22, (2, 30), datetime(2026, 10, 25, 1, 15, tzinfo=UTC), datetime(2026, 10, 25, 1, 30, tzinfo=UTC)),
+        # A start inside the repeated hour: quiet from the first 02:30 on.
+        ((2, 30), 6, datetime(2026, 10, 25, 0, 45, tzinfo=UTC), datetime(2026, 10, 25, 5, 0, tzinfo=UTC)),
+        # 29 March 2026: 02:00 CET -> 03:00 CEST. An end the clock skips ends when the clock jumps.
+        (22, (2, 30), datetime(2026, 3, 28, 23, 30, tzinfo=UTC), datetime(2026, 3, 29, 1, 0, tzinfo=UTC)),
+        # A start the clock skips: quiet from the jump on (03:10 CEST is past 02:30).
+        ((2, 30), 6, datetime(2026, 3, 29, 1, 10, tzinfo=UTC), datetime(2026, 3, 29, 4, 0, tzinfo=UTC)),
+        ((2, 30), 6, datetime(2026, 3, 29, 0, 59, tzinfo=UTC), None),  # 01:59 CET: not yet
+    ],
+)
+def test_quiet_hours_through_the_nights_the_clocks_change(
+    start: Any, end: Any, utc: datetime, expected_end_utc: datetime | None
+) -> None:
+    as_time = lambda value: time(*value) if isinstance(value, tuple) else time(value)  # noqa: E731
+    customer = Customer(
+        time_zone="Europe/Berlin", quiet_hours_start=as_time(start), quiet_hours_end=as_time(end)
+    )
+
+    ends = customer.quiet_hours_end_after(utc)
+
+    assert ends == expected_end_utc
+    assert ends is None or ends > utc
+
+
 def test_quiet_hours_within_one_day() -> None:
     customer = Customer(time_zone="UTC", quiet_hours_start=time(13), quiet_hours_end=time(14))
 
