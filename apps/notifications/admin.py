@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import escape, format_html
 
+from apps.notifications.cancellation import notifications_cancel
 from apps.notifications.models import (
     Delivery,
     DeliveryAttempt,
@@ -132,9 +133,9 @@ class DeliveryInline(admin.TabularInline):
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ("id", "customer", "event", "status", "strategy", "priority", "created_at")
+    list_display = ("id", "customer", "event", "status", "strategy", "priority", "send_at", "created_at")
     list_filter = ("status", "event", "deliveries__channel", "created_at")
-    search_fields = ("customer__name", "customer__email", "dedup_key", "idempotency_key")
+    search_fields = ("customer__name", "customer__email", "dedup_key", "idempotency_key", "cancellation_key")
     list_select_related = ("customer",)
     raw_id_fields = ("customer", "api_key")
     readonly_fields = (
@@ -146,7 +147,7 @@ class NotificationAdmin(admin.ModelAdmin):
         "updated_at",
     )
     inlines = (DeliveryInline,)
-    actions = ("retry_failed",)
+    actions = ("retry_failed", "cancel")
 
     @admin.action(description="Retry the failed deliveries of the selected notifications")
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
@@ -155,6 +156,15 @@ class NotificationAdmin(admin.ModelAdmin):
         )
         count = deliveries_retry(delivery_ids=ids)
         self.message_user(request, f"{count} failed deliveries queued again.", messages.SUCCESS)
+
+    @admin.action(description="Cancel what the selected notifications have left to send")
+    def cancel(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
+        done = notifications_cancel(list(queryset.values_list("pk", flat=True)))
+        self.message_user(
+            request,
+            f"{done.deliveries} deliveries of {done.notifications} notifications cancelled.",
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Delivery)

@@ -1,4 +1,5 @@
-"""Notification endpoints: send (202, Idempotency-Key), status, history (cursor-paginated)."""
+"""Notification endpoints: send (202, Idempotency-Key; scheduled with send_at), broadcast, status,
+history (cursor-paginated), dead letters. Cancelling is in cancel_api."""
 
 from typing import Any
 
@@ -28,6 +29,7 @@ from apps.notifications.planning import (
     validate_template_key,
 )
 from apps.notifications.rendering import TemplateError, TemplateLimit, template_check
+from apps.notifications.schedule import SendAtField
 from apps.notifications.selectors import (
     dead_letters,
     notification_get,
@@ -79,6 +81,8 @@ class NotificationOutputSerializer(serializers.ModelSerializer):
             "strategy",
             "priority",
             "order_id",
+            "send_at",
+            "cancellation_key",
             "created_at",
             "deliveries",
         )
@@ -146,6 +150,11 @@ class MessageInputSerializer(serializers.Serializer):
         default=Category.MARKETING,
         help_text="Customers choose channels per category; marketing waits for the end of quiet hours.",
     )
+    send_at = SendAtField(
+        required=False,
+        help_text="Scheduled: not sent before this moment (ISO 8601 with a zone; status `scheduled` until "
+        "then). Up to 60 s in the past means now; at most NOTIFICATION_SCHEDULE_MAX_DAYS (365) ahead.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if bool(attrs.get("template")) == bool(attrs.get("message")):
@@ -173,6 +182,12 @@ class MessageInputSerializer(serializers.Serializer):
 
 class SendInputSerializer(MessageInputSerializer):
     customer = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    cancellation_key = StrictCharField(
+        required=False,
+        max_length=200,
+        help_text="POST /notifications/cancel/ with this key cancels every notification of this API key "
+        "sent with it that has something left to send.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
@@ -324,6 +339,8 @@ class NotificationBroadcastApi(APIView):
     @extend_schema(request=BroadcastInputSerializer, responses={202: dict, 404: NO_CUSTOMER_OR_TEMPLATE})
     def post(self, request: Request) -> Response:
         data = validated(BroadcastInputSerializer, request.data)
+        if data.get("send_at") is not None:
+            data["send_at"] = data["send_at"].isoformat()  # through the broker's JSON
         try:
             dispatch.broadcast_enqueue(data)
         except Exception:  # the broker is down: the request is stored nowhere else

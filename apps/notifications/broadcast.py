@@ -10,17 +10,20 @@ after each chunk commits, so the workers start while later chunks are still bein
 from collections import Counter as Tally
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from apps.customers.models import Category, Customer
-from apps.notifications.models import Delivery, DeliveryStatus, Event, Notification, Priority, Strategy
+from apps.notifications.dedup import NOT_REPEATED
+from apps.notifications.models import Delivery, Event, Notification, Priority, Strategy
 from apps.notifications.planning import MessageSource, deliveries_after_commit, delivery_build
+from apps.notifications.status import scheduled_or
 from apps.notifications.strategies import STRATEGIES, candidate_channels
 
 
@@ -60,6 +63,7 @@ def broadcast_send(
     customer_ids: list[int] | None = None,
     chunk_size: int = 1000,
     progress: Callable[[int, int], None] | None = None,
+    send_at: datetime | None = None,
 ) -> BroadcastResult:
     customers = (
         Customer.objects.all() if customer_ids is None else Customer.objects.filter(pk__in=customer_ids)
@@ -68,7 +72,7 @@ def broadcast_send(
     result = BroadcastResult()
     full_context = source.context_for(context)
     for chunk in _chunks(customers, chunk_size):
-        _send_chunk(chunk, source, full_context, channels, strategy, priority, category, result)
+        _send_chunk(chunk, source, full_context, channels, strategy, priority, category, send_at, result)
         result.customers += len(chunk)
         if progress is not None:
             progress(result.customers, total)
@@ -85,8 +89,14 @@ def broadcast_from_request(data: dict[str, Any]) -> dict[str, Any]:
         priority=data.get("priority") or Priority.NORMAL,
         category=data.get("category") or Category.MARKETING,
         customer_ids=data.get("customers"),
+        send_at=_moment(data.get("send_at")),
     )
     return result.as_dict()
+
+
+def _moment(value: Any) -> datetime | None:
+    """`send_at` as the task got it: an ISO 8601 string through the broker's JSON."""
+    return parse_datetime(value) if isinstance(value, str) else value
 
 
 @transaction.atomic
@@ -98,6 +108,7 @@ def _send_chunk(
     strategy: str,
     priority: str,
     category: str,
+    send_at: datetime | None,
     result: BroadcastResult,
 ) -> None:
     now = timezone.now()
@@ -119,6 +130,7 @@ def _send_chunk(
             channels=candidate_channels(customer, channels),
             strategy=strategy,
             priority=priority,
+            send_at=send_at,
         )
         for customer in chunk
     )
@@ -127,7 +139,7 @@ def _send_chunk(
             notification__customer_id__in=ids,
             created_at__gte=now - timedelta(seconds=settings.NOTIFICATION_DEDUP_WINDOW),
         )
-        .exclude(status__in=[DeliveryStatus.SKIPPED, DeliveryStatus.FAILED])
+        .exclude(status__in=NOT_REPEATED)
         .values_list("notification__customer_id", "channel", "content_hash")
     )
 
@@ -145,7 +157,7 @@ def _send_chunk(
         plans = STRATEGIES[strategy].plan(customer, notification.channels, notification.category)
         built = [delivery_build(notification, customer, plan, capped, is_duplicate) for plan in plans]
         deliveries += built
-        status = STRATEGIES[strategy].status([d.status for d in built])
+        status = scheduled_or(STRATEGIES[strategy].status([d.status for d in built]), send_at, now)
         by_status.setdefault(status, []).append(notification.pk)
     Delivery.objects.bulk_create(deliveries, batch_size=1000)
     for status, notification_ids in by_status.items():

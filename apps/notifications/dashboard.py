@@ -33,6 +33,7 @@ STATUS_COLOURS = {
     DeliveryStatus.RETRYING: "#ef6c00",
     DeliveryStatus.SENDING: "#1565c0",
     DeliveryStatus.QUEUED: "#90caf9",
+    DeliveryStatus.CANCELLED: "#616161",
 }
 BAR_WIDTH, BAR_GAP, CHART_HEIGHT, AXIS = 22, 4, 140, 24
 RECENT_FAILURES = 25

@@ -22,9 +22,13 @@ SELECT
     ARRAY(
         SELECT DISTINCT d.content_hash FROM {delivery} d JOIN {notification} n ON n.id = d.notification_id
         WHERE d.content_hash = ANY(%(hashes)s) AND d.created_at >= %(window)s
-          AND n.customer_id = %(customer)s AND d.status NOT IN (%(skipped)s, %(failed)s)
+          AND n.customer_id = %(customer)s AND d.status NOT IN (%(skipped)s, %(failed)s, %(cancelled)s)
     )
 """
+
+
+# Deliveries that do not make a later identical message a duplicate: nothing of them reached anyone.
+NOT_REPEATED = (DeliveryStatus.SKIPPED, DeliveryStatus.FAILED, DeliveryStatus.CANCELLED)
 
 
 def send_checks(customer: Customer, deliveries: list[Delivery]) -> None:
@@ -50,6 +54,7 @@ def send_checks(customer: Customer, deliveries: list[Delivery]) -> None:
                     "window": window,
                     "skipped": DeliveryStatus.SKIPPED,
                     "failed": DeliveryStatus.FAILED,
+                    "cancelled": DeliveryStatus.CANCELLED,
                 },
             )
             recent, seen = cursor.fetchone()
@@ -63,7 +68,7 @@ def send_checks(customer: Customer, deliveries: list[Delivery]) -> None:
             Delivery.objects.filter(
                 content_hash__in=hashes, created_at__gte=window, notification__customer=customer
             )
-            .exclude(status__in=[DeliveryStatus.SKIPPED, DeliveryStatus.FAILED])
+            .exclude(status__in=NOT_REPEATED)
             .values_list("content_hash", flat=True)
         )
     for delivery in candidates:

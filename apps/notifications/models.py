@@ -30,11 +30,13 @@ def delivery_priority(priority: str) -> int:
 
 
 class NotificationStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled (waiting for send_at)"
     QUEUED = "queued", "Queued"
     SENT = "sent", "Sent"
     PARTIALLY_SENT = "partially_sent", "Partially sent"
     FAILED = "failed", "Failed"
     SUPPRESSED = "suppressed", "Suppressed"
+    CANCELLED = "cancelled", "Cancelled"
 
 
 class DeliveryStatus(models.TextChoices):
@@ -44,6 +46,7 @@ class DeliveryStatus(models.TextChoices):
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped"
+    CANCELLED = "cancelled", "Cancelled before it was handed to a provider"
 
 
 # Waiting in the outbox for a drain to claim them (first attempt, or a retry).
@@ -127,6 +130,10 @@ class Notification(models.Model):
     request_id = models.CharField(
         max_length=64, blank=True, default="", help_text="X-Request-ID of the request that caused it."
     )
+    send_at = models.DateTimeField(null=True, blank=True, help_text="Scheduled: not sent before this.")
+    cancellation_key = models.CharField(
+        max_length=200, blank=True, default="", help_text="Cancels it with others of its API key."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -142,6 +149,11 @@ class Notification(models.Model):
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="notification_history"),
             models.Index(fields=["customer", "-created_at"], name="notification_customer_history"),
+            models.Index(
+                fields=["api_key", "cancellation_key"],
+                name="notification_cancellation",
+                condition=~models.Q(cancellation_key=""),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -183,6 +195,11 @@ class Delivery(models.Model):
         default=0, help_text="Provider calls answered 429; they do not count against max_attempts."
     )
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    send_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Scheduled: holds back no other message to its recipient before this.",
+    )
     claimed_at = models.DateTimeField(null=True, blank=True)
     lease_until = models.DateTimeField(
         null=True, blank=True, help_text="While sending: the claim's lease; past it, the drain died."

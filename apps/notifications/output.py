@@ -38,6 +38,8 @@ def notification_output(notification: Notification) -> dict[str, Any]:
         "strategy": notification.strategy,
         "priority": notification.priority,
         "order_id": notification.order_id,
+        "send_at": _moment(notification.send_at),
+        "cancellation_key": notification.cancellation_key,
         "created_at": _moment(notification.created_at),
         "deliveries": [delivery_output(d) for d in notification.deliveries.all()],
     }

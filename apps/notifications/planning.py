@@ -7,6 +7,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -23,7 +24,6 @@ from apps.notifications.models import (
     DeliveryStatus,
     Event,
     Notification,
-    NotificationStatus,
     NotificationTemplate,
     Priority,
     SkipReason,
@@ -32,12 +32,18 @@ from apps.notifications.models import (
 )
 from apps.notifications.outbox.policy import quiet_until
 from apps.notifications.rendering import RenderedMessage, TemplateLimit, render_message
-from apps.notifications.status import notifications_completed, notifications_refresh_status
+from apps.notifications.status import (
+    FINAL,
+    notifications_completed,
+    notifications_refresh_status,
+    scheduled_or,
+)
 from apps.notifications.strategies import STRATEGIES, ChannelPlan, candidate_channels
 from apps.notifications.templates_cache import template_find
 from core.logging import request_id_var
 from core.utils.bulk import insert_with_children
 from core.utils.prefetch import with_prefetched
+from core.wake import MAX_TIMER
 
 logger = logging.getLogger(__name__)
 
@@ -162,10 +168,11 @@ def delivery_build(
     delivery.body = rendered.body
     delivery.body_plain = rendered.body_plain
     delivery.body_html = rendered.body_html
-    now = timezone.now()
-    # Marketing in the customer's quiet hours is due when they end; the outbox sweep wakes its
-    # channel then, so a wait of hours never sits in the broker.
-    delivery.next_attempt_at = quiet_until(notification, now, customer) or now
+    # A scheduled message is due at its send_at; marketing in the customer's quiet hours (then) is
+    # due when they end. The outbox sweep wakes the channel, so a wait of hours never sits in the broker.
+    due = notification.send_at or timezone.now()
+    delivery.send_at = notification.send_at
+    delivery.next_attempt_at = quiet_until(notification, due, customer) or due
     return delivery
 
 
@@ -197,13 +204,19 @@ def deliveries_after_commit(deliveries: list[Delivery], *, priority: str) -> Non
     if skipped:
         transaction.on_commit(lambda: _count_final(skipped, DeliveryStatus.SKIPPED))
     now = timezone.now()
-    due = {
-        d.channel
-        for d in deliveries
-        if d.status == DeliveryStatus.QUEUED and d.next_attempt_at is not None and d.next_attempt_at <= now
-    }
+    waiting = [d for d in deliveries if d.status == DeliveryStatus.QUEUED and d.next_attempt_at is not None]
+    due = {d.channel for d in waiting if d.next_attempt_at <= now}  # type: ignore[operator]
     if due:
         dispatch.outbox_wake_on_commit(due, priority=priority)
+    later: dict[str, float] = {}
+    for delivery in waiting:
+        wait = (delivery.next_attempt_at - now).total_seconds()  # type: ignore[operator]
+        if 0 < wait <= MAX_TIMER and wait < later.get(delivery.channel, MAX_TIMER + 1):
+            later[delivery.channel] = wait
+    for channel, wait in later.items():
+        # Due within a minute (scheduled, or quiet hours ending): a timer wake. Later ones are
+        # woken by the sweep (outbox.sweep) when they come within a minute.
+        transaction.on_commit(lambda c=channel, w=wait: dispatch.outbox_wake([c], countdown=w))  # type: ignore[misc]
 
 
 def _count_final(channels: list[str], status: str) -> None:
@@ -255,9 +268,12 @@ def notification_create(
     idempotency_key: str | None = None,
     fingerprint: str = "",
     refuse_over_budget: bool = False,
+    send_at: datetime | None = None,
+    cancellation_key: str = "",
 ) -> Notification:
     """A notification and its deliveries. `refuse_over_budget` (an API send): a template over the
-    rendering budget raises TemplateOverBudget, and nothing is written."""
+    rendering budget raises TemplateOverBudget, and nothing is written. `send_at`: scheduled (its
+    deliveries wait in the outbox until then)."""
     notification = Notification(
         customer=customer,
         order_id=order_id,
@@ -273,13 +289,15 @@ def notification_create(
         idempotency_key=idempotency_key,
         request_fingerprint=fingerprint,
         request_id=_request_id(),
+        send_at=send_at,
+        cancellation_key=cancellation_key,
     )
     deliveries = deliveries_plan(notification=notification, customer=customer)
     over = [d for d in deliveries if d.last_error.startswith(TemplateLimit.reason)]
     if refuse_over_budget and over:
         raise TemplateOverBudget(over[0].last_error.split(": ", 1)[1])
     # No worker can see these deliveries before commit: the status needs no lock.
-    notification.status = STRATEGIES[strategy].status([d.status for d in deliveries])
+    notification.status = scheduled_or(STRATEGIES[strategy].status([d.status for d in deliveries]), send_at)
     final_at_once = any(d.status == DeliveryStatus.SKIPPED for d in deliveries)
     if final_at_once or connection.vendor != "postgresql":
         # What subscribers write for skipped deliveries (webhook events) commits with the rows.
@@ -296,7 +314,7 @@ def notification_create(
 def _notification_insert(notification: Notification, deliveries: list[Delivery]) -> None:
     insert_with_children(notification, deliveries, fk="notification")
     deliveries_finished(deliveries)  # those skipped at once (opted out, duplicate, ...)
-    if notification.status != NotificationStatus.QUEUED:
+    if notification.status in FINAL:
         notifications_completed([notification.pk])  # nothing to send: final at once
     _after_insert(notification, deliveries)
 

@@ -47,6 +47,8 @@ def notification_send(
             idempotency_key=idempotency_key or None,
             fingerprint=fingerprint,
             refuse_over_budget=True,
+            send_at=data.get("send_at"),
+            cancellation_key=data.get("cancellation_key") or "",
         )
     except IntegrityError:
         # A concurrent request with the same key won the insert.

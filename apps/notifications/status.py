@@ -1,5 +1,7 @@
 """Notification statuses, derived from their deliveries by the notification's strategy."""
 
+from datetime import datetime
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -9,7 +11,15 @@ from apps.notifications.strategies import STRATEGIES
 from core.patterns.observer import event_bus
 from core.utils.bulk import bulk_write
 
-FINAL = {s for s in NotificationStatus.values if s != NotificationStatus.QUEUED}
+NOT_FINAL = {NotificationStatus.QUEUED, NotificationStatus.SCHEDULED}
+FINAL = {s for s in NotificationStatus.values if s not in NOT_FINAL}
+
+
+def scheduled_or(status: str, send_at: datetime | None, now: datetime | None = None) -> str:
+    """A notification whose deliveries wait for its `send_at` reads `scheduled` until then."""
+    if status == NotificationStatus.QUEUED and send_at is not None and send_at > (now or timezone.now()):
+        return NotificationStatus.SCHEDULED
+    return status
 
 
 def notification_refresh_status(notification: Notification) -> None:
@@ -27,8 +37,8 @@ def notifications_refresh_status(notification_ids: list[int]) -> dict[int, str]:
     result: dict[int, str] = {}
     changed: list[Notification] = []
     now = timezone.now()
-    for pk, strategy, current, statuses in _locked_with_delivery_statuses(notification_ids):
-        result[pk] = STRATEGIES[strategy].status(statuses)
+    for pk, strategy, current, send_at, statuses in _locked_with_delivery_statuses(notification_ids):
+        result[pk] = scheduled_or(STRATEGIES[strategy].status(statuses), send_at, now)
         if result[pk] != current:
             changed.append(Notification(pk=pk, status=result[pk], updated_at=now))
     bulk_write(Notification, changed, ["status", "updated_at"])
@@ -36,7 +46,9 @@ def notifications_refresh_status(notification_ids: list[int]) -> dict[int, str]:
     return result
 
 
-def _locked_with_delivery_statuses(notification_ids: list[int]) -> list[tuple[int, str, str, list[str]]]:
+def _locked_with_delivery_statuses(
+    notification_ids: list[int],
+) -> list[tuple[int, str, str, datetime | None, list[str]]]:
     """The notifications locked in id order, then their deliveries' statuses. Two statements on
     purpose: the second one's snapshot is taken after the locks are held, so it sees what a worker
     that held a lock before us committed. (Read in the locking statement, as a subquery, the statuses
@@ -46,14 +58,22 @@ def _locked_with_delivery_statuses(notification_ids: list[int]) -> list[tuple[in
         Notification.objects.select_for_update()
         .filter(pk__in=notification_ids)
         .order_by("pk")
-        .values_list("pk", "strategy", "status")
+        .values_list("pk", "strategy", "status", "send_at")
     )
-    statuses: dict[int, list[str]] = {pk: [] for pk, _, _ in locked}
+    statuses: dict[int, list[str]] = {pk: [] for pk, _, _, _ in locked}
     for notification_id, status in Delivery.objects.filter(notification_id__in=statuses).values_list(
         "notification_id", "status"
     ):
         statuses[notification_id].append(status)
-    return [(pk, strategy, current, statuses[pk]) for pk, strategy, current in locked]
+    return [(pk, strategy, current, send_at, statuses[pk]) for pk, strategy, current, send_at in locked]
+
+
+def notifications_started(notification_ids: set[int]) -> None:
+    """Scheduled notifications whose deliveries a drain has claimed: `queued` from now on."""
+    if notification_ids:
+        Notification.objects.filter(
+            pk__in=sorted(notification_ids), status=NotificationStatus.SCHEDULED
+        ).update(status=NotificationStatus.QUEUED, updated_at=timezone.now())
 
 
 def notifications_completed(notification_ids: list[int]) -> None:

@@ -79,7 +79,10 @@ class AllStrategy(DeliveryStrategy):
         sent = active.count("sent")
         if sent == len(active):
             return NotificationStatus.SENT
-        return NotificationStatus.PARTIALLY_SENT if sent else NotificationStatus.FAILED
+        if sent:
+            return NotificationStatus.PARTIALLY_SENT
+        # Nothing sent: cancelled when it was stopped, failed when a provider refused.
+        return NotificationStatus.CANCELLED if "cancelled" in active else NotificationStatus.FAILED
 
 
 class FailoverStrategy(DeliveryStrategy):
@@ -100,6 +103,8 @@ class FailoverStrategy(DeliveryStrategy):
             return NotificationStatus.SENT
         if self._pending(statuses):
             return NotificationStatus.QUEUED
+        if "cancelled" in statuses:
+            return NotificationStatus.CANCELLED
         if all(s == "skipped" for s in statuses):
             return NotificationStatus.SUPPRESSED
         return NotificationStatus.FAILED

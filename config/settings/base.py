@@ -318,6 +318,8 @@ NOTIFICATION_CLAIM_LEASE = env.float("NOTIFICATION_CLAIM_LEASE", default=15.0)
 NOTIFICATION_REENQUEUE_AFTER = env.float("NOTIFICATION_REENQUEUE_AFTER", default=60.0)
 # An identical message (customer, channel, rendered text) within this many seconds is skipped.
 NOTIFICATION_DEDUP_WINDOW = env.float("NOTIFICATION_DEDUP_WINDOW", default=600.0)
+# Scheduled sends (send_at): at most this many days ahead; up to 60 s in the past means "now".
+NOTIFICATION_SCHEDULE_MAX_DAYS = env.int("NOTIFICATION_SCHEDULE_MAX_DAYS", default=365)
 # API sends per customer per hour beyond which deliveries are skipped (rate_limited); order events
 # are never capped.
 NOTIFICATION_CUSTOMER_HOURLY_CAP = env.int("NOTIFICATION_CUSTOMER_HOURLY_CAP", default=30)

@@ -4,9 +4,10 @@ claiming).
 Order: high-priority deliveries first, then by due time and acceptance (id). Per recipient (channel
 and address) first attempts go out in the order they were accepted: a delivery is not claimed while an
 earlier one to the same recipient is waiting for its first attempt (queued, or being sent) and due
-within ORDER_HORIZON seconds. A delivery retrying after a provider failure holds back nobody, and a
+within ORDER_HORIZON seconds. A delivery retrying after a provider failure holds back nobody, a
 message held for the customer's quiet hours (due later than the horizon) does not hold back an order
-update.
+update, and a scheduled message holds back nobody before its send_at (it takes its place in the
+recipient's order at that time).
 """
 
 from datetime import timedelta
@@ -31,6 +32,7 @@ _DUE = """
         WHERE e.channel = c.channel AND e.address = c.address AND e.id < c.id
           AND e.status IN (%(queued)s, %(sending)s) AND e.attempts = 0
           AND e.next_attempt_at <= %(horizon)s
+          AND (e.send_at IS NULL OR e.send_at <= %(now)s)
     )
 """
 

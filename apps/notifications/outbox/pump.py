@@ -42,6 +42,7 @@ from apps.notifications.models import (
 from apps.notifications.outbox.claim import deliveries_claim
 from apps.notifications.outbox.record import Outcome, deliveries_release, deliveries_skip, outcomes_record
 from apps.notifications.outbox.sweep import deliveries_reclaim_expired
+from apps.notifications.status import notifications_started
 from core.outbox.drain import Drain, DrainResult, Due, due_read
 from core.patterns.circuit_breaker import CLOSED, OPEN, CircuitBreaker
 from core.patterns.rate_limit import RateLimitUnavailable
@@ -113,6 +114,7 @@ class DeliveryDrain(Drain):
         return deliveries_claim(channel=self.channel, limit=limit)
 
     def claimed(self, batch: Sequence[Any], limit: int, result: DrainResult) -> None:
+        notifications_started({d.notification_id for d in batch if d.send_at is not None})
         if len(batch) == self.batch_size and dispatch.drain_turns() > 1 and not _others_due(self.channel):
             # More is due than one batch: let another worker process start draining beside us.
             dispatch.outbox_wake([self.channel], beside=True)

@@ -125,6 +125,20 @@ def _wake_when_leases_end(now: Any) -> None:
             dispatch.outbox_wake([row["channel"]], countdown=wait + MIN_WAIT)
 
 
+def _wake_when_due_soon(now: Any) -> None:
+    """A timer wake for each channel whose next waiting delivery comes due within MAX_TIMER (a
+    scheduled send, the end of quiet hours, a long backoff): it goes out on time, not at the next
+    sweep after its time."""
+    upcoming = (
+        Delivery.objects.waiting()
+        .filter(next_attempt_at__gt=now, next_attempt_at__lte=now + timedelta(seconds=MAX_TIMER))
+        .values("channel")
+        .annotate(first=Min("next_attempt_at"))
+    )
+    for row in upcoming:
+        dispatch.outbox_wake([row["channel"]], countdown=(row["first"] - now).total_seconds())
+
+
 def _publish_all(events: list[DeliveryFailed]) -> None:
     for event in events:
         event_bus.publish(event)
@@ -143,6 +157,7 @@ def outbox_sweep() -> dict[str, int]:
     if channels:
         dispatch.outbox_wake(channels)
     _wake_when_leases_end(now)
+    _wake_when_due_soon(now)
     return {"reclaimed": reclaimed, "woken": len(channels)}
 
 
