@@ -11,7 +11,8 @@ b. telegram: a backlog of 600 messages to 600 chats against the fake enforcing 3
 c. API through nginx and gunicorn (2 workers) with wrk (bench/api.py): POST /orders/,
    POST /notifications/send/, GET /customers/{id}/ and /orders/{id}/, beside minimal DRF endpoints
    inserting and reading one row on the same stack; with the cache on and off, and queries per request;
-d. broadcast to every customer: time to write and enqueue, memory, delivery rate.
+d. broadcast to every customer: time to write and enqueue, memory, delivery rate;
+e. scheduled sends and digests, with the scheduler running (bench/schedule.py).
 BENCH_PARTS=ab runs only parts a and b.
 """
 
@@ -45,13 +46,14 @@ from bench.delivery import (  # noqa: E402
     bench_telegram,
     stats,
 )
+from bench.schedule import N_DIGESTS, N_SCHEDULED, bench_digests, bench_scheduled, schedule_rows  # noqa: E402
 from tests.fakes.processes import Process  # noqa: E402
 from tests.fakes.smtp import free_port  # noqa: E402
 from tests.fakes.telegram import TOKEN  # noqa: E402
 
 DB = "notifications_bench"
 # Which parts to run (a: email, b: telegram, c: API, d: broadcast); all by default.
-PARTS = set(os.environ.get("BENCH_PARTS", "abcd"))
+PARTS = set(os.environ.get("BENCH_PARTS", "abcde"))
 RESULTS = ROOT / "bench" / "results"
 LOGS = RESULTS / "logs"
 
@@ -206,6 +208,19 @@ def main() -> None:
                 f"d. broadcast to every customer ({N_BROADCAST} more), observed for {BROADCAST_OBSERVE_SECONDS} s"
             )
             results["broadcast"] = bench_broadcast(env, smtp_stats, worker.process.pid)  # type: ignore[union-attr]
+        if "e" in PARTS:
+            beat = Process(
+                [str(ROOT / "bin" / "start"), "beat"],
+                env={**env, "CELERY_BEAT_SCHEDULE_FILE": str(LOGS / "celerybeat-schedule")},
+                log_path=LOGS / "beat.log",
+            ).start()
+            try:
+                log(f"e. {N_SCHEDULED} emails scheduled for the same second")
+                results["scheduled"] = bench_scheduled(smtp_stats)
+                log(f"e. {N_DIGESTS} digest windows closing within seconds of each other")
+                results["digests"] = bench_digests(smtp_stats)
+            finally:
+                beat.stop()
     finally:
         worker.stop()
     if "c" in PARTS:
@@ -258,6 +273,7 @@ def _print_rest(r: dict[str, Any], rows: list[tuple[str, str, str, Any]]) -> Non
                   f" (all {rss['worker']['all_processes']}) MB")  # fmt: skip
         rows.append((f"broadcast {d['customers']} customers", f"enqueued in {d['enqueue_seconds']} s; RSS {memory}",
                      f"delivering {d['delivery_per_s']}/s", f"~{d['estimated_delivery_seconds']} s"))  # fmt: skip
+    rows += schedule_rows(r)
     print()
     print(f"{'benchmark':32} {'measured':52} {'beside it':28} ratio")
     for name, measured, beside, ratio in rows:

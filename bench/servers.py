@@ -42,8 +42,10 @@ def main() -> None:
         def smtp_stats() -> dict[str, Any]:
             with smtp.lock:
                 times = list(smtp.received_at)
+                recipients = len({str(m["To"]) for m in smtp.messages})
             return {
                 "messages": len(times),
+                "recipients": recipients,
                 "first_at": min(times, default=None),
                 "last_at": max(times, default=None),
             }

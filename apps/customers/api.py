@@ -16,6 +16,7 @@ from apps.api_gateway.pagination import PageNumberPagination, paginated_response
 from apps.api_gateway.schema import COMPONENT_RULES, error_response
 from apps.api_gateway.scopes import Scope, area
 from apps.api_gateway.serializers import FilterSerializer, StrictCharField, validated
+from apps.customers.digests import DIGEST_HELP, DIGEST_PATTERN, digest_parse
 from apps.customers.models import (
     CHANNEL_CONTACT_FIELDS,
     PHONE_PATTERN,
@@ -287,6 +288,52 @@ class CategoryChannelsField(serializers.Field):
         return value
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {
+            category: {
+                "type": "object",
+                "properties": {
+                    channel: {"type": "string", "pattern": DIGEST_PATTERN}
+                    for channel in configured_channel_names()
+                },
+                "additionalProperties": False,
+            }
+            for category in Category.values
+        },
+        "additionalProperties": False,
+        "example": {"marketing": {"email": "daily@18:00", "telegram": "hourly"}},
+    }
+)
+class DigestField(serializers.Field):
+    """{category: {channel: spec}}: the channels whose messages of a category are collected into one
+    digest per window. Only known categories and configured channels, specs as DIGEST_PATTERN."""
+
+    def to_internal_value(self, data: Any) -> dict[str, dict[str, str]]:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Give an object of categories.")
+        channels = configured_channel_names()
+        errors = []
+        for category, specs in data.items():
+            if category not in Category.values:
+                errors.append(f"Unknown category '{category}' (choose from {', '.join(Category.values)}).")
+            elif not isinstance(specs, dict):
+                errors.append(f"'{category}' must be an object of channel: spec.")
+            else:
+                for channel, spec in specs.items():
+                    if channel not in channels:
+                        errors.append(f"'{category}.{channel}': not a configured channel.")
+                    elif digest_parse(spec) is None:
+                        errors.append(f"'{category}.{channel}': give {DIGEST_HELP}")
+        if errors:
+            raise serializers.ValidationError(errors)
+        return {category: dict(specs) for category, specs in data.items() if specs}
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 @extend_schema_field({"type": "string", "enum": sorted(available_time_zones()), "example": "Europe/Berlin"})
 class TimeZoneField(StrictCharField):
     """Checked by Customer.clean() against the IANA database."""
@@ -300,6 +347,10 @@ class PreferencesSerializer(serializers.Serializer):
         help_text="Local times; marketing waits until `end`, order updates go silently on Telegram.",
     )
     categories = CategoryChannelsField(default=dict)
+    digest = DigestField(
+        default=dict,
+        help_text="Collect a category's messages on a channel into one per window: " + DIGEST_HELP,
+    )
 
 
 class CustomerPreferencesApi(APIView):

@@ -75,6 +75,9 @@ class Customer(models.Model):
     unreachable_channels = models.JSONField(default=list, blank=True)
     # {category: {channel: bool}}; a missing entry means "on".
     preferences = models.JSONField(default=dict, blank=True)
+    digests = models.JSONField(
+        default=dict, blank=True, help_text="{category: {channel: hourly | daily@HH:MM | every:<seconds>}}"
+    )
     time_zone = models.CharField(max_length=64, default="UTC")
     quiet_hours_start = models.TimeField(null=True, blank=True)
     quiet_hours_end = models.TimeField(null=True, blank=True)
@@ -98,6 +101,10 @@ class Customer(models.Model):
 
     def accepts(self, category: str, channel: str) -> bool:
         return bool(self.preferences.get(category, {}).get(channel, True))
+
+    def digest_for(self, category: str, channel: str) -> str:
+        """The digest spec for messages of `category` on `channel`, "" when they go one by one."""
+        return str((self.digests or {}).get(category, {}).get(channel, ""))
 
     def quiet_hours_end_after(self, moment: datetime) -> datetime | None:
         """The end of the quiet hours `moment` falls in (in UTC), or None outside them.

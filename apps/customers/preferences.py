@@ -34,6 +34,7 @@ def preferences_of(customer: Customer) -> dict[str, Any]:
             category: {channel: customer.accepts(category, channel) for channel in channels}
             for category in Category.values
         },
+        "digest": customer.digests or {},
     }
 
 
@@ -45,6 +46,7 @@ def preferences_update(*, customer: Customer, data: dict[str, Any]) -> Customer:
         category: {channel: bool(on) for channel, on in channels.items()}
         for category, channels in (data.get("categories") or {}).items()
     }
+    customer.digests = data.get("digest") or {}  # left out: cleared (held messages still go)
     customer.time_zone = data.get("time_zone") or "UTC"
     quiet: dict[str, time] | None = data.get("quiet_hours")
     customer.quiet_hours_start = quiet["start"] if quiet else None

@@ -10,6 +10,7 @@ from apps.notifications.cancellation import notifications_cancel
 from apps.notifications.models import (
     Delivery,
     DeliveryAttempt,
+    DigestWindow,
     Notification,
     NotificationTemplate,
     TemplateVersion,
@@ -190,3 +191,14 @@ class DeliveryAdmin(admin.ModelAdmin):
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         count = deliveries_retry(delivery_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{count} failed deliveries queued again.", messages.SUCCESS)
+
+
+@admin.register(DigestWindow)
+class DigestWindowAdmin(admin.ModelAdmin):
+    list_display = ("id", "customer", "category", "channel", "status", "closes_at", "digest")
+    list_filter = ("status", "channel", "category")
+    raw_id_fields = ("customer", "digest")
+    readonly_fields = ("customer", "category", "channel", "closes_at", "status", "digest", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -21,6 +21,7 @@ from django.utils.dateparse import parse_datetime
 
 from apps.customers.models import Category, Customer
 from apps.notifications.dedup import NOT_REPEATED
+from apps.notifications.digests import digest_holds
 from apps.notifications.models import Delivery, Event, Notification, Priority, Strategy
 from apps.notifications.planning import MessageSource, deliveries_after_commit, delivery_build
 from apps.notifications.status import scheduled_or
@@ -156,6 +157,7 @@ def _send_chunk(
         capped = recent.get(customer.pk, 0) >= settings.NOTIFICATION_CUSTOMER_HOURLY_CAP
         plans = STRATEGIES[strategy].plan(customer, notification.channels, notification.category)
         built = [delivery_build(notification, customer, plan, capped, is_duplicate) for plan in plans]
+        digest_holds(customer, notification, built)
         deliveries += built
         status = scheduled_or(STRATEGIES[strategy].status([d.status for d in built]), send_at, now)
         by_status.setdefault(status, []).append(notification.pk)

@@ -18,7 +18,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.notifications import metrics
-from apps.notifications.models import WAITING_DELIVERY_STATUSES, Delivery, DeliveryStatus, Notification
+from apps.notifications.digests import digests_settle
+from apps.notifications.models import WAITING_DELIVERY_STATUSES, Delivery, DeliveryStatus, Event, Notification
 from apps.notifications.status import notifications_refresh_status
 
 # A cancellation by key touches at most this many notifications per call (the answer says how many).
@@ -44,6 +45,9 @@ def notifications_cancel(notification_ids: list[int]) -> Cancelled:
     now = timezone.now()
     stopped = list(
         Delivery.objects.filter(notification_id__in=notification_ids, status__in=WAITING_DELIVERY_STATUSES)
+        # Covered by a digest already made (held, no due time): the digest carries them now.
+        .exclude(digest_window__isnull=False, next_attempt_at__isnull=True)
+        .select_related("notification")
         .select_for_update(of=("self",))
         .order_by("pk")
     )
@@ -54,6 +58,9 @@ def notifications_cancel(notification_ids: list[int]) -> Cancelled:
     Delivery.objects.filter(pk__in=[d.pk for d in stopped]).update(
         status=DeliveryStatus.CANCELLED, next_attempt_at=None, updated_at=now
     )
+    for delivery in stopped:
+        delivery.status = DeliveryStatus.CANCELLED
+    digests_settle([d for d in stopped if d.notification.event == Event.DIGEST])  # what they carried, too
     touched = sorted({d.notification_id for d in stopped})
     notifications_refresh_status(touched)
     channels = [d.channel for d in stopped]

@@ -12,6 +12,7 @@ class Event(models.TextChoices):
     ORDER_CREATED = "order_created", "Order created"
     ORDER_STATUS_CHANGED = "order_status_changed", "Order status changed"
     CUSTOM = "custom", "Custom (API send)"
+    DIGEST = "digest", "Digest (messages collected in a window)"
 
 
 class Strategy(models.TextChoices):
@@ -200,6 +201,14 @@ class Delivery(models.Model):
         blank=True,
         help_text="Scheduled: holds back no other message to its recipient before this.",
     )
+    digest_window = models.ForeignKey(
+        "DigestWindow",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deliveries",
+        help_text="Held for (then covered by) this window's digest instead of going on its own.",
+    )
     claimed_at = models.DateTimeField(null=True, blank=True)
     lease_until = models.DateTimeField(
         null=True, blank=True, help_text="While sending: the claim's lease; past it, the drain died."
@@ -246,6 +255,48 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} delivery #{self.pk} ({self.status})"
+
+
+class DigestWindowStatus(models.TextChoices):
+    OPEN = "open", "Open: collecting messages"
+    CLOSED = "closed", "Closed: its digest was made (or nothing was left to send)"
+
+
+class DigestWindow(models.Model):
+    """One window of a customer's digest for a category and channel (DESIGN section 14). At most one
+    is open per (customer, category, channel); the drain that closes it makes the digest notification
+    (`digest`), whose one delivery carries the held deliveries' messages; they follow its outcome."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="digest_windows")
+    category = models.CharField(max_length=32, choices=Category.choices)
+    channel = models.CharField(max_length=32)
+    closes_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=8, choices=DigestWindowStatus.choices, default=DigestWindowStatus.OPEN
+    )
+    digest = models.OneToOneField(
+        Notification, null=True, blank=True, on_delete=models.SET_NULL, related_name="digest_window"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("closes_at", "id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "category", "channel"],
+                condition=models.Q(status="open"),
+                name="digest_window_one_open",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["channel", "closes_at"], name="digest_window_due", condition=models.Q(status="open")
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category}/{self.channel} digest of customer {self.customer_id} ({self.status})"
 
 
 class AttemptOutcome(models.TextChoices):

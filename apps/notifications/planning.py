@@ -17,6 +17,7 @@ from django.utils import timezone
 from apps.customers.models import Category, Customer
 from apps.notifications import dispatch, metrics
 from apps.notifications.dedup import send_checks
+from apps.notifications.digests import digest_holds, digest_wanted
 from apps.notifications.events import deliveries_finished
 from apps.notifications.models import (
     WAITING_DELIVERY_STATUSES,
@@ -190,9 +191,9 @@ def deliveries_plan(*, notification: Notification, customer: Customer, start: in
 
 def deliveries_create(*, notification: Notification, customer: Customer, start: int = 0) -> list[Delivery]:
     """Create the deliveries of a saved notification from `start` (failover); enqueue them on commit."""
-    deliveries = Delivery.objects.bulk_create(
-        deliveries_plan(notification=notification, customer=customer, start=start)
-    )
+    planned = deliveries_plan(notification=notification, customer=customer, start=start)
+    digest_holds(customer, notification, planned)
+    deliveries = Delivery.objects.bulk_create(planned)
     deliveries_finished(deliveries)  # those skipped at once (opted out, duplicate, ...)
     deliveries_after_commit(deliveries, priority=notification.priority)
     return deliveries
@@ -299,9 +300,12 @@ def notification_create(
     # No worker can see these deliveries before commit: the status needs no lock.
     notification.status = scheduled_or(STRATEGIES[strategy].status([d.status for d in deliveries]), send_at)
     final_at_once = any(d.status == DeliveryStatus.SKIPPED for d in deliveries)
-    if final_at_once or connection.vendor != "postgresql":
-        # What subscribers write for skipped deliveries (webhook events) commits with the rows.
+    digest = digest_wanted(customer, notification, deliveries)
+    if final_at_once or digest or connection.vendor != "postgresql":
+        # What subscribers write for skipped deliveries (webhook events) commits with the rows; a
+        # digest window stays locked until the deliveries held for it are in.
         with transaction.atomic(savepoint=False):
+            digest_holds(customer, notification, deliveries)
             _notification_insert(notification, deliveries)
     else:
         # One statement on PostgreSQL, atomic by itself: alone (an API send) it needs no transaction.

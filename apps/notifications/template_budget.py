@@ -5,7 +5,9 @@ TEMPLATE_MAX_OUTPUT characters; a filter argument that would allocate more is re
 
 The sandbox's `for` charges the length of each sequence it walks to the budget (so nested loops are
 charged as they multiply) and meters what each loop body renders; the budget's clock is read at each
-charge. Over budget raises TemplateLimit, which the callers turn into a 400 (`template_limit`) in the
+charge. The clock is the thread's CPU time: a render is charged for the work it does, not for the
+time its process waits for a core on a busy machine (with wall time, a two-line message could go
+over 200 ms while the host was loaded and a valid send would be refused). Over budget raises TemplateLimit, which the callers turn into a 400 (`template_limit`) in the
 API and a failed delivery in a worker.
 """
 
@@ -31,7 +33,7 @@ class Budget:
     output: int
     spent_iterations: int = 0
     spent_output: int = 0
-    started: float = field(default_factory=time.monotonic)
+    started: float = field(default_factory=time.thread_time)
 
     def charge(self, iterations: int = 0, output: int = 0) -> None:
         self.spent_iterations += iterations
@@ -40,7 +42,7 @@ class Budget:
             raise TemplateLimit(f"loops more than {self.iterations} times")
         if self.spent_output > self.output:
             raise TemplateLimit(f"renders more than {self.output} characters")
-        if time.monotonic() > self.deadline:
+        if time.thread_time() > self.deadline:
             raise TemplateLimit(f"takes longer than {settings.TEMPLATE_RENDER_TIMEOUT_MS} ms to render")
 
 
@@ -56,7 +58,7 @@ def budget() -> Iterator[Budget]:
         yield active
         return
     fresh = Budget(
-        deadline=time.monotonic() + settings.TEMPLATE_RENDER_TIMEOUT_MS / 1000,
+        deadline=time.thread_time() + settings.TEMPLATE_RENDER_TIMEOUT_MS / 1000,
         iterations=settings.TEMPLATE_MAX_ITERATIONS,
         output=settings.TEMPLATE_MAX_OUTPUT,
     )

@@ -49,6 +49,7 @@ def test_preferences_default_to_every_channel_on_in_every_category(api: APIClien
             "order_updates": {"telegram": True, "email": True},
             "marketing": {"telegram": True, "email": True},
         },
+        "digest": {},
     }
 
 

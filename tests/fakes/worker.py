@@ -60,10 +60,10 @@ def worker_env(*, fake_telegram: FakeTelegram, fake_smtp: FakeSMTP, **extra: str
 
 def seed_default_templates() -> None:
     """Transactional tests truncate tables between tests; put the migration's templates back."""
-    migration = importlib.import_module("apps.notifications.migrations.0002_default_templates")
     from django.apps import apps
 
-    migration.create(apps, None)
+    for name in ("0002_default_templates", "0013_digest_templates"):
+        importlib.import_module(f"apps.notifications.migrations.{name}").create(apps, None)
 
 
 def broker_purge(url: str) -> None:

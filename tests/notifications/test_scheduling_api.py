@@ -36,6 +36,11 @@ def send(api: APIClient, customer: dict[str, Any], **fields: Any) -> Any:
     return api.post(SEND, {"customer": customer["id"], "message": "Hi", **fields}, format="json")
 
 
+def accepted(response: Any) -> dict[str, Any]:
+    assert response.status_code == 202, response.json()
+    return dict(response.json())
+
+
 def test_a_scheduled_send_waits_in_the_outbox_until_its_time(
     api: APIClient, customer: dict[str, Any]
 ) -> None:
@@ -171,8 +176,10 @@ def test_a_delivery_being_sent_is_not_cancelled(api: APIClient, customer: dict[s
 def test_cancel_by_key_reaches_only_this_api_keys_notifications_with_that_key(
     api: APIClient, customer: dict[str, Any]
 ) -> None:
-    mine = [send(api, customer, message=f"Reminder {n}", send_at=later(600), cancellation_key="cart-9").json()
-            for n in range(3)]  # fmt: skip
+    mine = [
+        accepted(send(api, customer, message=f"Reminder {n}", send_at=later(600), cancellation_key="cart-9"))
+        for n in range(3)
+    ]
     other_key_of_mine = send(
         api, customer, message="Other", send_at=later(600), cancellation_key="cart-10"
     ).json()

@@ -114,3 +114,22 @@ def test_a_cancellation_racing_the_drain_leaves_each_message_sent_or_cancelled_n
     assert sorted(arrived) == sorted(sent)  # each sent one arrived once, no cancelled one arrived
     notification_statuses = set(Notification.objects.filter(pk__in=ids).values_list("status", flat=True))
     assert notification_statuses <= {"sent", "cancelled"}
+
+
+def test_a_scheduled_broadcast_waits_for_its_time(
+    api: APIClient, make_customer: Any, fake_smtp: FakeSMTP
+) -> None:
+    ids = [make_customer(email=f"b{n}@example.com", channels=["email"])["id"] for n in range(2)]
+    moment = timezone.now() + timedelta(seconds=2)
+
+    response = api.post(
+        "/api/v1/notifications/broadcast/",
+        {"customers": ids, "message": "Doors open at noon", "send_at": moment.isoformat()},
+        format="json",
+    )
+
+    assert response.status_code == 202
+    assert wait_for(lambda: Notification.objects.filter(customer_id__in=ids, status="sent").count() == 2)
+    deliveries = Delivery.objects.filter(notification__customer_id__in=ids, channel="email")
+    assert all(d.sent_at is not None and d.sent_at >= moment and d.send_at == moment for d in deliveries)
+    assert len(fake_smtp.to("b0@example.com")) == len(fake_smtp.to("b1@example.com")) == 1

@@ -6,8 +6,9 @@ and address) first attempts go out in the order they were accepted: a delivery i
 earlier one to the same recipient is waiting for its first attempt (queued, or being sent) and due
 within ORDER_HORIZON seconds. A delivery retrying after a provider failure holds back nobody, a
 message held for the customer's quiet hours (due later than the horizon) does not hold back an order
-update, and a scheduled message holds back nobody before its send_at (it takes its place in the
-recipient's order at that time).
+update, a scheduled message holds back nobody before its send_at (it takes its place in the
+recipient's order at that time), and a message held for a digest is never claimed on its own (the
+digest carries it, see notifications.digests) and holds back nobody.
 """
 
 from datetime import timedelta
@@ -27,12 +28,14 @@ _DUE = """
     c.channel = %(channel)s
     AND c.status IN (%(queued)s, %(retrying)s)
     AND c.next_attempt_at <= %(now)s
+    AND c.digest_window_id IS NULL
     AND NOT EXISTS (
         SELECT 1 FROM {table} e
         WHERE e.channel = c.channel AND e.address = c.address AND e.id < c.id
           AND e.status IN (%(queued)s, %(sending)s) AND e.attempts = 0
           AND e.next_attempt_at <= %(horizon)s
           AND (e.send_at IS NULL OR e.send_at <= %(now)s)
+          AND e.digest_window_id IS NULL
     )
 """
 

@@ -24,6 +24,7 @@ from django.utils import timezone
 from apps.customers.models import Category, Customer
 from apps.notifications import dispatch, metrics
 from apps.notifications.dedup import delivery_skip
+from apps.notifications.digests import digest_holds
 from apps.notifications.events import deliveries_finished
 from apps.notifications.models import (
     Delivery,
@@ -135,6 +136,7 @@ def _plan_together(events: Sequence[OrderEvent], customers: dict[int, Customer])
         token = request_id_var.set(event.request_id or "-")
         try:
             planned = deliveries_plan(notification=notification, customer=customer)
+            digest_holds(customer, notification, planned)
         finally:
             request_id_var.reset(token)
         if event.kind == OrderEventKind.STATUS_CHANGED and newest[event.order_id] != event.pk:

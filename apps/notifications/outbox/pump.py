@@ -31,6 +31,7 @@ from apps.notifications.channels import (
     channel_factory,
 )
 from apps.notifications.circuits import breaker_for
+from apps.notifications.digests import digests_close
 from apps.notifications.models import (
     WAITING_DELIVERY_STATUSES,
     Delivery,
@@ -59,6 +60,8 @@ RATE_CHUNK = 10
 # Another channel's deliveries due within this many seconds keep a backlog to one drain (see
 # _others_due): longer than the waits of a rate-limited channel between its windows.
 OTHERS_HORIZON = 2.0
+# A drain with a backlog looks for digest windows to close this often (and on its first claim).
+DIGEST_CHECK = 0.5
 
 
 def outbox_drain(
@@ -90,6 +93,7 @@ class DeliveryDrain(Drain):
         super().__init__(batch_size=batch_size, lease=lease)
         self.channel = channel
         self.sender = channel_factory.get(channel)
+        self.digests_checked: float | None = None
 
     def reclaim(self) -> int:
         return deliveries_reclaim_expired(channel=self.channel)
@@ -111,6 +115,12 @@ class DeliveryDrain(Drain):
         return 0
 
     def claim(self, limit: int) -> list[Delivery]:
+        # Digest windows due to close: their digests are claimed below. Checked on a drain's first
+        # claim (a timer wakes a drain when a window ends) and then at most every DIGEST_CHECK seconds.
+        now = time.monotonic()
+        if self.digests_checked is None or now - self.digests_checked >= DIGEST_CHECK:
+            self.digests_checked = now
+            digests_close(channel=self.channel, limit=limit)
         return deliveries_claim(channel=self.channel, limit=limit)
 
     def claimed(self, batch: Sequence[Any], limit: int, result: DrainResult) -> None:

@@ -13,8 +13,9 @@ from django.utils import timezone
 from apps.customers.services import customer_change_contact, customer_mark_unreachable
 from apps.notifications import metrics
 from apps.notifications.channels import ChannelError
+from apps.notifications.digests import digests_settle
 from apps.notifications.events import DeliveryFailed, deliveries_finished
-from apps.notifications.models import Delivery, DeliveryAttempt, DeliveryStatus
+from apps.notifications.models import Delivery, DeliveryAttempt, DeliveryStatus, Event
 from apps.notifications.outbox.policy import Verdict, attempt_verdict
 from apps.notifications.planning import deliveries_failover
 from apps.notifications.status import notifications_refresh_status
@@ -97,9 +98,17 @@ def outcomes_record(outcomes: list[Outcome]) -> Summary:
     if failed:
         deliveries_failover(failed)
     deliveries_finished(deliveries)
+    _digests_settle(deliveries)
     notifications_refresh_status(sorted({d.notification_id for d in deliveries}))
     transaction.on_commit(lambda: _observe(deliveries, verdicts))
     return summary
+
+
+def _digests_settle(deliveries: list[Delivery]) -> None:
+    """Digests among them (known from the notifications the drain loaded): what they cover follows."""
+    digests = [d for d in deliveries if d.notification.event == Event.DIGEST]
+    if digests:
+        digests_settle(digests)
 
 
 def _contact_effects(delivery: Delivery, verdict: Verdict) -> None:
@@ -155,6 +164,7 @@ def deliveries_skip(deliveries: list[Delivery], reason: str) -> None:
     bulk_write(Delivery, deliveries, ["status", "skip_reason", "claimed_at", "updated_at"])
     deliveries_failover(deliveries)
     deliveries_finished(deliveries)
+    _digests_settle(deliveries)
     notifications_refresh_status(sorted({d.notification_id for d in deliveries}))
     channels = [d.channel for d in deliveries]
     transaction.on_commit(lambda: _count(channels, DeliveryStatus.SKIPPED))

@@ -14,6 +14,7 @@ from django.db.models import F, Min
 from django.utils import timezone
 
 from apps.notifications import dispatch
+from apps.notifications.digests import digests_settle_missed
 from apps.notifications.events import DeliveryFailed
 from apps.notifications.models import (
     PENDING_DELIVERY_STATUSES,
@@ -151,6 +152,7 @@ def outbox_sweep() -> dict[str, int]:
     events_reclaim_expired()
     now = timezone.now()
     _heal_statuses(now)
+    digests_settle_missed()
     if OrderEvent.objects.due(now).exists():
         dispatch.events_wake()
     channels = sorted(set(Delivery.objects.due(now).values_list("channel", flat=True).distinct()))
