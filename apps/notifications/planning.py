@@ -7,7 +7,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -209,15 +209,21 @@ def deliveries_after_commit(deliveries: list[Delivery], *, priority: str) -> Non
     due = {d.channel for d in waiting if d.next_attempt_at <= now}  # type: ignore[operator]
     if due:
         dispatch.outbox_wake_on_commit(due, priority=priority)
-    later: dict[str, float] = {}
+    horizon = now + timedelta(seconds=MAX_TIMER)
+    later: dict[str, datetime] = {}
     for delivery in waiting:
-        wait = (delivery.next_attempt_at - now).total_seconds()  # type: ignore[operator]
-        if 0 < wait <= MAX_TIMER and wait < later.get(delivery.channel, MAX_TIMER + 1):
-            later[delivery.channel] = wait
-    for channel, wait in later.items():
-        # Due within a minute (scheduled, or quiet hours ending): a timer wake. Later ones are
+        due_at: datetime = delivery.next_attempt_at  # type: ignore[assignment]
+        if now < due_at <= horizon:
+            later[delivery.channel] = min(due_at, later.get(delivery.channel, due_at))
+    for channel, due_at in later.items():
+        # Due within a minute (scheduled, held for a digest, quiet hours ending): a timer wake, its
+        # countdown read at commit so that the wakes of one moment share one task. Later ones are
         # woken by the sweep (outbox.sweep) when they come within a minute.
-        transaction.on_commit(lambda c=channel, w=wait: dispatch.outbox_wake([c], countdown=w))  # type: ignore[misc]
+        transaction.on_commit(lambda c=channel, d=due_at: _wake_at(c, d))  # type: ignore[misc]
+
+
+def _wake_at(channel: str, due_at: datetime) -> None:
+    dispatch.outbox_wake([channel], countdown=max((due_at - timezone.now()).total_seconds(), 0.0))
 
 
 def _count_final(channels: list[str], status: str) -> None:

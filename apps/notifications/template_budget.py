@@ -7,8 +7,9 @@ The sandbox's `for` charges the length of each sequence it walks to the budget (
 charged as they multiply) and meters what each loop body renders; the budget's clock is read at each
 charge. The clock is the thread's CPU time: a render is charged for the work it does, not for the
 time its process waits for a core on a busy machine (with wall time, a two-line message could go
-over 200 ms while the host was loaded and a valid send would be refused). Over budget raises TemplateLimit, which the callers turn into a 400 (`template_limit`) in the
-API and a failed delivery in a worker.
+over 200 ms while the host was loaded and a valid send would be refused). Over budget raises
+TemplateLimit, which the callers turn into a 400 (`template_limit`) in the API and a failed delivery
+in a worker.
 """
 
 import contextvars

@@ -11,12 +11,14 @@ from rest_framework.test import APIClient
 
 from apps.notifications.models import Delivery, DigestWindow, Notification
 from tests.fakes.smtp import FakeSMTP, text_of
+from tests.fakes.telegram import FakeTelegram
 from tests.fakes.worker import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("integration")]
 
 SEND = "/api/v1/notifications/send/"
 EMAIL = "digest@example.com"
+CHAT = 5550777
 
 
 def preferences(api: APIClient, customer_id: int, **body: Any) -> dict[str, Any]:
@@ -163,3 +165,25 @@ def test_a_german_customer_gets_the_german_digest(
     [digest] = fake_smtp.to("grete@example.com")
     assert "Ihre 1 Neuigkeit" in str(digest["Subject"])
     assert "Angebot: Heute billiger" in text_of(digest)
+
+
+def test_a_telegram_digest_is_one_message_to_the_chat(
+    api: APIClient, make_customer: Any, fake_telegram: FakeTelegram
+) -> None:
+    made = make_customer(name="Tom", telegram_chat_id=CHAT, channels=["telegram"])
+    preferences(api, made["id"], digest={"marketing": {"telegram": "every:5"}})
+
+    sent = [
+        api.post(
+            SEND,
+            {"customer": made["id"], "subject": f"S{n}", "message": f"<b>{n}</b>", "channels": ["telegram"]},
+            format="json",
+        ).json()
+        for n in range(2)
+    ]
+
+    assert wait_for(lambda: settled([n["id"] for n in sent]))
+    [text] = fake_telegram.texts(CHAT)
+    assert "S0: &lt;b&gt;0&lt;/b&gt;" in text  # the held messages' text, escaped once for HTML mode
+    assert "S1: &lt;b&gt;1&lt;/b&gt;" in text
+    assert {Delivery.objects.get(notification_id=n["id"]).status for n in sent} == {"sent"}

@@ -2,16 +2,22 @@
 goes out once, not before its time, survives a worker killed in between, holds back no other message
 to its recipient, and a cancellation racing the drain leaves each message either sent or cancelled."""
 
+import sys
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from apps.api_gateway.models import ApiKey
 from apps.customers.models import Customer
 from apps.notifications.models import Delivery, Notification
+from apps.notifications.planning import MessageSource, notification_create
+from tests.fakes.processes import Process
 from tests.fakes.smtp import FakeSMTP, text_of
 from tests.fakes.worker import CeleryWorker, wait_for
 
@@ -94,9 +100,21 @@ def test_a_cancellation_racing_the_drain_leaves_each_message_sent_or_cancelled_n
     customers = Customer.objects.bulk_create(
         Customer(name=f"C{n}", email=f"race{n}@example.com", channels=["email"]) for n in range(count)
     )
-    fake_smtp.data_delay = 0.02  # a batch of 50 takes a second at the sink
-    moment = timezone.now() + timedelta(seconds=1)
-    ids = [schedule(api, c.pk, moment, cancellation_key="flash-sale")["id"] for c in customers]
+    fake_smtp.data_delay = 0.05  # a batch of 50 takes a second or more at the sink
+    moment = timezone.now() + timedelta(seconds=2)
+    with transaction.atomic():  # all of them committed at once, well before their time
+        ids = [
+            notification_create(
+                customer=c,
+                event="custom",
+                source=MessageSource(message="Flash sale"),
+                channels=["email"],
+                api_key=ApiKey.objects.get(),  # the `api` client's
+                send_at=moment,
+                cancellation_key="flash-sale",
+            ).pk
+            for c in customers
+        ]
 
     assert wait_for(lambda: fake_smtp.messages)  # the drain is sending: cancel now
     response = api.post("/api/v1/notifications/cancel/", {"cancellation_key": "flash-sale"}, format="json")
@@ -133,3 +151,40 @@ def test_a_scheduled_broadcast_waits_for_its_time(
     deliveries = Delivery.objects.filter(notification__customer_id__in=ids, channel="email")
     assert all(d.sent_at is not None and d.sent_at >= moment and d.send_at == moment for d in deliveries)
     assert len(fake_smtp.to("b0@example.com")) == len(fake_smtp.to("b1@example.com")) == 1
+
+
+def test_the_scheduler_wakes_a_scheduled_message_whose_wake_never_reached_the_broker(
+    make_customer: Any, fake_smtp: FakeSMTP, integration: CeleryWorker, tmp_path: Path
+) -> None:
+    """A scheduled delivery written with no wake (as when the broker was down at its commit) goes out
+    at its time because the scheduler's sweep leaves a timer wake for it; no beat, no send."""
+    customer = Customer.objects.get(pk=make_customer(email="swept@example.com", channels=["email"])["id"])
+    moment = timezone.now() + timedelta(seconds=4)
+    notification = Notification.objects.create(
+        customer=customer, event="custom", channels=["email"], status="scheduled", send_at=moment
+    )
+    Delivery.objects.create(
+        notification=notification,
+        channel="email",
+        address="swept@example.com",
+        subject="Swept",
+        body="On time",
+        body_plain="On time",
+        next_attempt_at=moment,
+        send_at=moment,
+    )
+    beat = Process(
+        [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
+         "--schedule", str(tmp_path / "beat-schedule")],
+        env={**integration.env, "NOTIFICATION_SWEEP_INTERVAL": "1"},
+        log_path=tmp_path / "beat.log",
+    ).start()  # fmt: skip
+    try:
+        assert wait_for(lambda: Notification.objects.get(pk=notification.pk).status == "sent")
+    finally:
+        beat.stop()
+    [mail] = fake_smtp.to("swept@example.com")
+    assert text_of(mail).strip() == "On time"
+    sent_at = Delivery.objects.get(notification=notification).sent_at
+    assert sent_at is not None
+    assert sent_at >= moment
