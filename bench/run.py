@@ -215,6 +215,9 @@ def main() -> None:
                 log_path=LOGS / "beat.log",
             ).start()
             try:
+                if "drain" not in results:  # the engine's drain rate in this run, for the ratio
+                    log(f"e. baseline: {N_EMAIL} queued emails drained")
+                    results["drain"] = bench_drain(smtp_stats)
                 log(f"e. {N_SCHEDULED} emails scheduled for the same second")
                 results["scheduled"] = bench_scheduled(smtp_stats)
                 log(f"e. {N_DIGESTS} digest windows closing within seconds of each other")
