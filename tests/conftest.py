@@ -221,6 +221,18 @@ def celery_worker_process(
 
 
 @pytest.fixture
+def smtp_sink(settings: Any, fake_smtp: FakeSMTP) -> Iterator[FakeSMTP]:
+    """The email channel of this process sends to the SMTP fake over SMTP (not to the in-memory
+    outbox), for in-process drains that should cost and behave as a real send does."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", fake_smtp.port
+    channel_factory.reset()
+    fake_smtp.reset()
+    yield fake_smtp
+    channel_factory.reset()
+
+
+@pytest.fixture
 def integration(
     transactional_db: None,
     settings: Any,

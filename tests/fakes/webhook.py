@@ -53,9 +53,10 @@ class SignedReceiver:
     `standardwebhooks` package, answers the statuses it is told (then 200), and can go down and come
     back on the same port."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         from tests.fakes.smtp import free_port
 
+        self.host = host  # another loopback address is another host (its own circuit)
         self.port = free_port()
         self.secrets: list[str] = []
         self.answers: list[int] = []
@@ -68,10 +69,10 @@ class SignedReceiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks"
+        return f"http://{self.host}:{self.port}/hooks"
 
     def start(self) -> "SignedReceiver":
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler_class())
+        self._server = ThreadingHTTPServer((self.host, self.port), self._handler_class())
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self

@@ -11,6 +11,7 @@ from apps.notifications.models import Delivery, Notification
 from apps.notifications.outbox.pump import outbox_drain
 from apps.notifications.planning import MessageSource, notification_create
 from tests.conftest import plan_order_events
+from tests.fakes.smtp import FakeSMTP
 
 pytestmark = pytest.mark.django_db
 
@@ -77,6 +78,7 @@ def test_lists_do_not_grow_with_their_rows(
     assert len(response.json()["results"]) == 15
 
 
+@pytest.mark.usefixtures("smtp_sink")  # a real SMTP send, as a worker makes it
 def test_sending_one_delivery(django_assert_max_num_queries: Any) -> None:
     customer = Customer.objects.create(name="Q", email="q@example.com", channels=["email"])
     notification = notification_create(
@@ -100,7 +102,7 @@ BATCH = 50
 
 
 def test_a_batch_of_50_costs_well_under_one_query_per_message(
-    django_assert_max_num_queries: Any, settings: Any
+    django_assert_max_num_queries: Any, settings: Any, smtp_sink: FakeSMTP
 ) -> None:
     settings.NOTIFICATION_BATCH_SIZE = BATCH
     settings.NOTIFICATION_RECORD_EVERY = 10
@@ -120,6 +122,7 @@ def test_a_batch_of_50_costs_well_under_one_query_per_message(
         result = outbox_drain(channel="email")
 
     assert result.sent == BATCH
+    assert len(smtp_sink.messages) == BATCH
     print(f"\n{len(queries)} queries for a batch of {BATCH}: {len(queries) / BATCH:.2f} per message")
     assert set(Delivery.objects.values_list("status", flat=True)) == {"sent"}
     assert set(Notification.objects.values_list("status", flat=True)) == {"sent"}

@@ -3,7 +3,9 @@ request with the `standardwebhooks` package: delivery and notification events ar
 receiver that is down or answers 500 gets everything later with the same ids, a rotated secret
 overlaps, 410 disables, and a worker killed with events in flight loses none."""
 
+import math
 import signal
+import time
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from apps.notifications.models import Delivery
 from apps.notifications.planning import MessageSource, notification_create
 from apps.webhooks import dispatch
 from apps.webhooks.models import WebhookEndpoint, WebhookMessage
+from apps.webhooks.outbox import BATCH
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.webhook import SignedReceiver
 from tests.fakes.worker import CeleryWorker, wait_for
@@ -152,3 +155,33 @@ def test_kill_9_with_events_in_flight_loses_none(
         list(Delivery.objects.values_list("channel", "status")),
         len(receiver.accepted("delivery.sent")),
     )
+
+
+def test_a_failing_host_gets_a_probe_per_cool_down_and_holds_no_other_host_back(
+    api: APIClient, receiver: SignedReceiver
+) -> None:
+    """Each receiving host has its circuit (CIRCUIT_FAILURE_THRESHOLD failures open it, a probe each
+    CIRCUIT_RESET_TIMEOUT, 2 s for the test worker): a host answering 503 gets that many requests and the
+    probes, not one per message and retry, and another host's messages go on meanwhile."""
+    other = SignedReceiver(host="127.0.0.2").start()
+    try:
+        subscribe(api, receiver, events=["delivery.sent"])
+        subscribe(api, other, events=["delivery.sent"])
+        receiver.answers = [503] * 10_000
+        started = time.monotonic()
+
+        for n in range(20):
+            send_email(f"Circuit{n}")
+
+        assert wait_for(lambda: len(other.accepted("delivery.sent")) == 20, timeout=60)
+        elapsed = time.monotonic() - started
+        tried = len(receiver.received)
+        # Opening takes the threshold's failures, plus what two drains had posted at once (a batch
+        # each); then one probe per cool-down. Without the circuit every one of the 20 messages is
+        # tried again each second (the test worker's retry schedule).
+        bound = 5 + 2 * BATCH + math.ceil(elapsed / 2 + 1)
+        assert 1 <= tried <= bound, (tried, bound, elapsed)
+        receiver.answers = []
+        assert wait_for(lambda: len(receiver.accepted("delivery.sent")) == 20, timeout=90)
+    finally:
+        other.stop()
