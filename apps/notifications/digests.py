@@ -13,7 +13,9 @@
   (`queued`, no due time). Opted out meanwhile: they are skipped and nothing is sent.
 - Settling: when the digest's delivery reaches a final status, the covered deliveries take it (sent
   with its provider message id, failed, skipped, cancelled), in the same transaction
-  (`digests_settle`); the sweep settles any the happy path missed (`digests_settle_missed`).
+  (`digests_settle`); the sweep settles any the happy path missed (`digests_settle_missed`). A failed
+  digest does not move its notifications to their next channel under `failover`: it carries many of
+  them, and trying each one's next channel would send them one by one after all.
 """
 
 from datetime import datetime
