@@ -23,6 +23,8 @@ urlpatterns = [
     path("metrics/", metrics_view, name="metrics"),
     path("unsubscribe/<str:token>/", unsubscribe, name="unsubscribe"),
     path("telegram/webhook/", telegram_webhook, name="telegram-webhook"),
+    # Email providers' tracking webhooks (anymail), e.g. /anymail/postmark/tracking/.
+    path("anymail/", include("apps.notifications.tracking_urls")),
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="notifications-dashboard"),
     path("admin/", admin.site.urls),
 ]

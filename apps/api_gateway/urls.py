@@ -11,5 +11,6 @@ urlpatterns = [
     path("notifications/", include("apps.notifications.urls")),
     path("templates/", include("apps.notifications.template_urls")),
     path("webhooks/", include("apps.webhooks.urls")),
+    path("suppressions/", include("apps.notifications.suppression_urls")),
     re_path(r"^.*$", api_not_found),
 ]

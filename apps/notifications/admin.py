@@ -13,6 +13,8 @@ from apps.notifications.models import (
     DigestWindow,
     Notification,
     NotificationTemplate,
+    ProviderEvent,
+    Suppression,
     TemplateVersion,
 )
 from apps.notifications.outbox.sweep import deliveries_retry
@@ -201,4 +203,39 @@ class DigestWindowAdmin(admin.ModelAdmin):
     readonly_fields = ("customer", "category", "channel", "closes_at", "status", "digest", "created_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    """The suppression list: deleting an entry lets the next message to the address through."""
+
+    list_display = ("channel", "address", "reason", "created_at", "delivery")
+    list_filter = ("channel", "reason")
+    search_fields = ("address",)
+    raw_id_fields = ("delivery",)
+    readonly_fields = ("created_at",)
+
+
+@admin.register(ProviderEvent)
+class ProviderEventAdmin(admin.ModelAdmin):
+    """Tracking events as the email providers posted them (read only)."""
+
+    list_display = (
+        "occurred_at",
+        "provider",
+        "event_type",
+        "esp_type",
+        "message_id",
+        "delivery",
+        "applied_at",
+    )
+    list_filter = ("provider", "event_type")
+    search_fields = ("message_id", "recipient")
+    raw_id_fields = ("delivery",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

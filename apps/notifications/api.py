@@ -23,7 +23,7 @@ from apps.notifications import dispatch
 from apps.notifications.channels import CHANNEL_CHOICES
 from apps.notifications.models import Delivery, Notification, NotificationStatus, Priority, Strategy
 from apps.notifications.outbox.sweep import deliveries_retry
-from apps.notifications.output import notification_output
+from apps.notifications.output import NotificationOutputSerializer, notification_output
 from apps.notifications.planning import (
     TemplateOverBudget,
     validate_template_key,
@@ -50,42 +50,6 @@ class BrokerUnavailable(ApiError):
 class IdempotencyKeyReused(UnprocessableEntity):
     default_code = "idempotency_key_reused"
     default_detail = "This Idempotency-Key was used with a different request body."
-
-
-class DeliveryOutputSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Delivery
-        fields = (
-            "channel",
-            "status",
-            "skip_reason",
-            "attempts",
-            "last_error",
-            "provider_message_id",
-            "next_attempt_at",
-            "sent_at",
-        )
-
-
-class NotificationOutputSerializer(serializers.ModelSerializer):
-    deliveries = DeliveryOutputSerializer(many=True, read_only=True)
-
-    class Meta:
-        model = Notification
-        fields = (
-            "id",
-            "customer",
-            "status",
-            "event",
-            "category",
-            "strategy",
-            "priority",
-            "order_id",
-            "send_at",
-            "cancellation_key",
-            "created_at",
-            "deliveries",
-        )
 
 
 # Changes whenever the section below would: a notification or delivery added, or any of them written

@@ -11,13 +11,12 @@ from apps.api_gateway.exceptions import Conflict
 from apps.api_gateway.schema import error_response
 from apps.api_gateway.scopes import Scope, every_method
 from apps.api_gateway.serializers import StrictCharField, validated
-from apps.notifications.api import NotificationOutputSerializer
 from apps.notifications.cancellation import (
     NothingToCancel,
     notification_cancel,
     notifications_cancel_by_key,
 )
-from apps.notifications.output import notification_output
+from apps.notifications.output import NotificationOutputSerializer, notification_output
 from apps.notifications.selectors import notification_get
 
 

@@ -29,6 +29,9 @@ SWEEP_TASK = "apps.notifications.tasks.outbox_sweep"
 PLAN_FLAG = "outbox:woken:order-events"
 OPS_ALERT_TASK = "apps.notifications.tasks.ops_alert"
 BROADCAST_TASK = "apps.notifications.tasks.broadcast"
+TRACKING_TASK = "apps.notifications.tasks.provider_events_apply"
+# The applier of email providers' tracking events: one at a time (its turn), like the planner.
+TRACKING_FLAG = "outbox:woken:provider-events"
 # Redis priority steps: lower is sooner. Order updates go before bulk sends.
 TASK_PRIORITY: dict[str, int] = {Priority.HIGH: 0, Priority.NORMAL: 6}
 
@@ -136,6 +139,21 @@ def events_turn_take() -> tuple[Turn | None, float]:
 
 def events_drain_started() -> None:
     drain_started(PLAN_FLAG)
+
+
+def provider_events_wake(countdown: float = 0.0) -> None:
+    """Make sure a worker applies the stored tracking events now; never raises."""
+    drain_wake(
+        task=TRACKING_TASK, queue="default", flag=TRACKING_FLAG, countdown=countdown, priority=0, turns=1
+    )
+
+
+def provider_events_turn_take() -> tuple[Turn | None, float]:
+    return turn_take(TRACKING_FLAG, 1)
+
+
+def provider_events_started() -> None:
+    drain_started(TRACKING_FLAG)
 
 
 def on_worker_ready(**_: object) -> None:

@@ -11,7 +11,7 @@ from prometheus_client.metrics_core import Metric
 
 from apps.api_gateway.metrics import broker_is_redis, queue_depths
 from apps.notifications.channels import channel_factory
-from apps.notifications.circuits import breaker_for
+from apps.notifications.circuits import breaker_for, provider_breakers
 from apps.notifications.dispatch import queue_of
 from apps.notifications.models import Delivery
 from core.patterns.circuit_breaker import CLOSED
@@ -35,6 +35,17 @@ WAITS = Counter(
     "Deliveries given back without a provider call (rate limit, circuit, order)",
     ["channel", "reason"],
 )
+SUPPRESSIONS = Counter(
+    "notifications_suppressions_total", "Addresses put on the suppression list", ["reason"]
+)
+PROVIDER_CALLS = Counter(
+    "notifications_email_provider_calls_total", "Email provider calls", ["provider", "outcome"]
+)
+PROVIDER_EVENTS = Counter(
+    "notifications_provider_events_total",
+    "Tracking events posted by email providers, by what came of them",
+    ["provider", "type", "result"],
+)
 
 
 def queues() -> list[str]:
@@ -50,6 +61,8 @@ def collect_circuits() -> Iterator[Metric]:
     )
     for channel in channel_factory.names():
         circuit.add_metric([channel], 0.0 if breaker_for(channel).state() == CLOSED else 1.0)
+    for name, breaker in provider_breakers().items():
+        circuit.add_metric([name], 0.0 if breaker.state() == CLOSED else 1.0)
     yield circuit
 
 

@@ -7,6 +7,11 @@ from django.utils import timezone
 
 from apps.customers.models import Category, Customer
 
+# The suppression list and the providers' tracking events live in their own module.
+from apps.notifications.tracking_models import ProviderEvent as ProviderEvent
+from apps.notifications.tracking_models import Suppression as Suppression
+from apps.notifications.tracking_models import SuppressionReason as SuppressionReason
+
 
 class Event(models.TextChoices):
     ORDER_CREATED = "order_created", "Order created"
@@ -48,6 +53,16 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped"
     CANCELLED = "cancelled", "Cancelled before it was handed to a provider"
+    # After `sent`, from the provider's tracking events (email service providers: DESIGN section 13).
+    DELIVERED = "delivered", "Delivered (the provider confirmed it)"
+    BOUNCED = "bounced", "Bounced (the provider could not deliver it after accepting it)"
+
+
+# How the notification's strategy counts a delivery: `delivered` as sent, `bounced` as failed.
+STRATEGY_STATUS: dict[str, str] = {
+    DeliveryStatus.DELIVERED: DeliveryStatus.SENT,
+    DeliveryStatus.BOUNCED: DeliveryStatus.FAILED,
+}
 
 
 # Waiting in the outbox for a drain to claim them (first attempt, or a retry).
@@ -65,6 +80,7 @@ class SkipReason(models.TextChoices):
     RATE_LIMITED = "rate_limited", "Customer's hourly cap reached"
     UNREACHABLE = "contact unreachable", "Contact unreachable (e.g. bot blocked)"
     CIRCUIT_OPEN = "circuit open", "Channel circuit open (failover)"
+    SUPPRESSED = "suppressed", "Address on the suppression list"
 
 
 class NotificationTemplate(models.Model):
@@ -214,6 +230,7 @@ class Delivery(models.Model):
         null=True, blank=True, help_text="While sending: the claim's lease; past it, the drain died."
     )
     provider_message_id = models.CharField(max_length=255, blank=True)
+    provider = models.CharField(max_length=32, blank=True, help_text="The provider last used (email).")
     last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -245,6 +262,12 @@ class Delivery(models.Model):
                 condition=models.Q(status__in=["queued", "sending"]),
             ),
             models.Index(fields=["content_hash", "created_at"], name="delivery_dedup"),
+            # Tracking events find their delivery by the id the provider gave the message.
+            models.Index(
+                fields=["provider_message_id"],
+                name="delivery_provider_message",
+                condition=~models.Q(provider_message_id=""),
+            ),
             # Claims whose lease ran out (their drain died), per channel.
             models.Index(
                 fields=["channel", "lease_until"],
@@ -308,6 +331,7 @@ class AttemptOutcome(models.TextChoices):
 
 class DeliveryAttempt(models.Model):
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    provider = models.CharField(max_length=32, blank=True)
     started_at = models.DateTimeField()
     duration_ms = models.PositiveIntegerField()
     outcome = models.CharField(max_length=16, choices=AttemptOutcome.choices)

@@ -6,13 +6,22 @@ from typing import Any
 from django.db.models import Max, Prefetch, QuerySet
 from django.http import Http404
 
-from apps.notifications.models import Delivery, DeliveryStatus, Notification, NotificationTemplate
+from apps.notifications.models import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Notification,
+    NotificationTemplate,
+    ProviderEvent,
+)
 from core.utils.ids import parse_id
 
 
 def notification_queryset() -> QuerySet[Notification]:
     return Notification.objects.prefetch_related(
-        Prefetch("deliveries", queryset=Delivery.objects.order_by("id"))
+        Prefetch("deliveries", queryset=Delivery.objects.order_by("id")),
+        Prefetch("deliveries__attempt_log", queryset=DeliveryAttempt.objects.order_by("started_at", "id")),
+        Prefetch("deliveries__provider_events", queryset=ProviderEvent.objects.order_by("occurred_at", "id")),
     )
 
 

@@ -38,7 +38,7 @@ def notifications_refresh_status(notification_ids: list[int]) -> dict[int, str]:
     changed: list[Notification] = []
     now = timezone.now()
     for pk, strategy, current, send_at, statuses in _locked_with_delivery_statuses(notification_ids):
-        result[pk] = scheduled_or(STRATEGIES[strategy].status(statuses), send_at, now)
+        result[pk] = scheduled_or(STRATEGIES[strategy].status_of(statuses), send_at, now)
         if result[pk] != current:
             changed.append(Notification(pk=pk, status=result[pk], updated_at=now))
     bulk_write(Notification, changed, ["status", "updated_at"])

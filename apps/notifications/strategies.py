@@ -9,7 +9,7 @@ from typing import ClassVar
 
 from apps.customers.models import Customer
 from apps.notifications.channels import channel_factory
-from apps.notifications.models import NotificationStatus, SkipReason, Strategy
+from apps.notifications.models import STRATEGY_STATUS, NotificationStatus, SkipReason, Strategy
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,10 @@ class DeliveryStrategy:
 
     def status(self, statuses: list[str]) -> str:
         raise NotImplementedError
+
+    def status_of(self, statuses: list[str]) -> str:
+        """The notification's status; a delivery `delivered` counts as sent, `bounced` as failed."""
+        return self.status([STRATEGY_STATUS.get(s, s) for s in statuses])
 
     @staticmethod
     def _pending(statuses: list[str]) -> bool:

@@ -12,6 +12,7 @@ from apps.notifications.ops_alerts import ops_alert_send
 from apps.notifications.outbox.planner import order_events_plan as plan
 from apps.notifications.outbox.sweep import outbox_sweep as sweep
 from apps.notifications.outbox.turns import in_turns, outbox_drain_in_turns
+from apps.notifications.tracking import provider_events_drain
 from core.tasks import DRAIN_OPTIONS, JOB_OPTIONS, PERIODIC_OPTIONS
 
 
@@ -30,6 +31,17 @@ def order_events_plan() -> dict[str, Any]:
         started=dispatch.events_drain_started,
         wake=lambda countdown: dispatch.events_wake(countdown=countdown),
         drain=lambda renew: plan(each_batch=renew),
+    )
+
+
+@shared_task(**DRAIN_OPTIONS)
+def provider_events_apply() -> dict[str, Any]:
+    """Apply the email providers' stored tracking events (tracking), in the applier's one turn."""
+    return in_turns(
+        take=dispatch.provider_events_turn_take,
+        started=dispatch.provider_events_started,
+        wake=lambda countdown: dispatch.provider_events_wake(countdown=countdown),
+        drain=lambda renew: provider_events_drain(each_batch=renew),
     )
 
 

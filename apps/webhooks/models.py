@@ -7,11 +7,16 @@ class EventType(models.TextChoices):
     DELIVERY_SENT = "delivery.sent", "A delivery was accepted by its provider"
     DELIVERY_FAILED = "delivery.failed", "A delivery failed for good"
     DELIVERY_SKIPPED = "delivery.skipped", "A delivery was skipped"
+    DELIVERY_DELIVERED = "delivery.delivered", "The email provider confirmed a delivery"
+    DELIVERY_BOUNCED = "delivery.bounced", "The email provider could not deliver a sent message"
+    DELIVERY_COMPLAINED = "delivery.complained", "The recipient reported a message as spam"
     NOTIFICATION_COMPLETED = "notification.completed", "A notification reached a final status"
     WEBHOOK_TEST = "webhook.test", "A test event (sent on request)"
 
 
-SUBSCRIBABLE = [t for t in EventType.values if t != EventType.WEBHOOK_TEST]
+# Every type may be named (a client subscribing to everything the docs list names `webhook.test` too,
+# which is sent on request whether subscribed or not).
+SUBSCRIBABLE = list(EventType.values)
 
 
 class WebhookEndpoint(models.Model):

@@ -7,6 +7,7 @@ from django.db.models.signals import post_delete, post_save
 
 from apps.notifications.events import DeliveriesFinished, NotificationsCompleted, delivery_data
 from apps.notifications.selectors import notifications_with_deliveries
+from apps.notifications.tracking import DeliveriesTracked
 from apps.webhooks.models import EventType, WebhookEndpoint
 from apps.webhooks.selectors import endpoints_changed, endpoints_subscribed
 from apps.webhooks.services import messages_create
@@ -15,6 +16,10 @@ from core.patterns.observer import event_bus
 
 def on_deliveries_finished(event: DeliveriesFinished) -> None:
     messages_create([(f"delivery.{d['status']}", d) for d in event.deliveries])
+
+
+def on_deliveries_tracked(event: DeliveriesTracked) -> None:
+    messages_create(list(event.items))
 
 
 def on_notifications_completed(event: NotificationsCompleted) -> None:
@@ -50,5 +55,6 @@ def notification_data(notification: Any) -> dict[str, Any]:
 def connect() -> None:
     event_bus.subscribe(DeliveriesFinished, on_deliveries_finished)
     event_bus.subscribe(NotificationsCompleted, on_notifications_completed)
+    event_bus.subscribe(DeliveriesTracked, on_deliveries_tracked)
     post_save.connect(endpoints_changed, sender=WebhookEndpoint, dispatch_uid="webhook-endpoints-cache")
     post_delete.connect(endpoints_changed, sender=WebhookEndpoint, dispatch_uid="webhook-endpoints-cache-del")

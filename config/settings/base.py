@@ -1,5 +1,6 @@
 """Settings shared by every environment; each value comes from the environment (see .env.example)."""
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,6 +40,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "anymail",
     "core",
     "apps.api_gateway",
     "apps.customers",
@@ -389,6 +391,22 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 EMAIL_CONNECTIONS = env.int("EMAIL_CONNECTIONS", default=4)
 EMAIL_FILE_PATH = env_text("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env_text("DEFAULT_FROM_EMAIL", "Shop <noreply@shop.example>")
+
+# Email providers in priority order, `name=backend` comma-separated (DESIGN section 13): `smtp` is
+# EMAIL_BACKEND above (Django's SMTP backend with the EMAIL_* settings), any other backend an anymail
+# ESP (`postmark`, `amazon_ses`, `mailgun`, `sendgrid`, `brevo`, `resend`...). A message goes to the
+# first provider whose circuit is closed and moves on when a provider cannot take it.
+EMAIL_PROVIDERS = env_text("EMAIL_PROVIDERS", "main=smtp")
+# Every ANYMAIL_<NAME> variable is ANYMAIL["<NAME>"] (e.g. ANYMAIL_POSTMARK_SERVER_TOKEN,
+# ANYMAIL_POSTMARK_API_URL, ANYMAIL_WEBHOOK_SECRET=user:password for the tracking webhooks).
+ANYMAIL: dict[str, object] = {
+    name.removeprefix("ANYMAIL_"): value for name, value in os.environ.items() if name.startswith("ANYMAIL_")
+}
+# An ESP's API call: connecting may take 5 s (then the next provider), the whole call EMAIL_TIMEOUT.
+ANYMAIL["REQUESTS_TIMEOUT"] = (
+    min(5.0, float(EMAIL_TIMEOUT)),
+    float(str(ANYMAIL.get("REQUESTS_TIMEOUT") or EMAIL_TIMEOUT)),
+)
 
 # --- Logging: JSON lines in production (LOG_FORMAT=json), plain text by default in development. ---
 LOG_FORMAT = env_text("LOG_FORMAT", "json")

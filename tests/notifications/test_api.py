@@ -196,8 +196,7 @@ def test_order_events_create_deduplicated_notifications(api: APIClient, make_ord
 def test_the_notification_output_is_what_the_documented_serializer_says(
     api: APIClient, make_customer: Any
 ) -> None:
-    from apps.notifications.api import NotificationOutputSerializer
-    from apps.notifications.output import notification_output
+    from apps.notifications.output import NotificationOutputSerializer, notification_output
     from apps.notifications.selectors import notification_get
 
     customer = make_customer(telegram_chat_id=5)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from django.utils import timezone
 
@@ -48,6 +48,9 @@ class ChannelError(Exception):
         self.code = code
         self.retry_after = retry_after
         self.params = params or {}
+        # Set by a channel with several providers: the one that answered so, and those tried before.
+        self.provider = ""
+        self.hops: tuple[Hop, ...] = ()
 
 
 class TransientError(ChannelError):
@@ -63,6 +66,26 @@ class PermanentError(ChannelError):
 
 
 @dataclass(frozen=True)
+class Hop:
+    """A provider that could not take a message before the channel moved it to the next one."""
+
+    provider: str
+    started_at: datetime
+    duration_ms: int
+    error: ChannelError
+
+
+@dataclass(frozen=True)
+class Handed:
+    """A send's answer from a channel with several providers: which one took the message, its id
+    for the message, and the providers tried before it."""
+
+    provider_id: str
+    provider: str
+    hops: tuple[Hop, ...] = ()
+
+
+@dataclass(frozen=True)
 class Sent:
     """What one send came to: the provider's id, or the error; and how long the call took."""
 
@@ -70,18 +93,25 @@ class Sent:
     error: ChannelError | None = None
     started_at: datetime | None = None
     duration_ms: int = 0
+    provider: str = ""
+    hops: tuple[Hop, ...] = ()
 
 
-def send_one(send: Callable[[OutgoingMessage], str], message: OutgoingMessage) -> Sent:
+def send_one(send: Callable[[OutgoingMessage], "str | Handed"], message: OutgoingMessage) -> Sent:
     started_at, started = timezone.now(), time.perf_counter()
+    provider, hops = "", cast("tuple[Hop, ...]", ())
     try:
-        provider_id, error = send(message), None
+        answer, error = send(message), None
+        if isinstance(answer, Handed):
+            provider_id, provider, hops = answer.provider_id, answer.provider, answer.hops
+        else:
+            provider_id = answer
     except ChannelError as exc:
-        provider_id, error = "", exc
+        provider_id, error, provider, hops = "", exc, exc.provider, exc.hops
     except Exception as exc:
         logger.exception("unexpected error from a channel while sending to %s", message.address)
         provider_id, error = "", TransientError(f"{exc.__class__.__name__}: {exc}", code="internal_error")
-    return Sent(provider_id, error, started_at, int((time.perf_counter() - started) * 1000))
+    return Sent(provider_id, error, started_at, int((time.perf_counter() - started) * 1000), provider, hops)
 
 
 def send_in_lanes(
@@ -116,7 +146,7 @@ class Channel:
     def is_configured(self) -> bool:
         raise NotImplementedError
 
-    def send(self, message: OutgoingMessage) -> str:
+    def send(self, message: OutgoingMessage) -> "str | Handed":
         raise NotImplementedError
 
     def send_many(

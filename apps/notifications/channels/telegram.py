@@ -199,4 +199,5 @@ class TelegramChannel(Channel):
             params["migrate_to"] = str(params["migrate_to_chat_id"])
         if status == 403:
             params["unreachable"] = True  # blocked by the user, or the user is deactivated
+            params["suppress"] = "blocked"
         raise PermanentError(description, code=code, params=params)

@@ -44,6 +44,7 @@ from apps.notifications.outbox.claim import deliveries_claim
 from apps.notifications.outbox.record import Outcome, deliveries_release, deliveries_skip, outcomes_record
 from apps.notifications.outbox.sweep import deliveries_reclaim_expired
 from apps.notifications.status import notifications_started
+from apps.notifications.suppressions import deliveries_suppressed
 from core.outbox.drain import Drain, DrainResult, Due, due_read
 from core.patterns.circuit_breaker import CLOSED, OPEN, CircuitBreaker
 from core.patterns.rate_limit import RateLimitUnavailable
@@ -166,6 +167,10 @@ def _drain_batch(
     if not sender.is_configured():
         deliveries_skip(batch, SkipReason.NOT_CONFIGURED)
         return
+    suppressed = deliveries_suppressed(channel, batch)
+    if suppressed:
+        deliveries_skip(suppressed, SkipReason.SUPPRESSED)
+        batch = [d for d in batch if d not in suppressed]
     batch, probing = _through_circuit(channel, batch, result)
     batch = _through_rate_limits(sender, batch, result)
     if probing and not batch:
@@ -259,7 +264,7 @@ def _send_all(
 
         sent = sender.send_many([_message_of(sender, d, now) for d in chunk], stop=stop)
         outcomes = [
-            Outcome(d, s.started_at or now, s.duration_ms, s.provider_id, s.error)
+            Outcome(d, s.started_at or now, s.duration_ms, s.provider_id, s.error, s.provider, s.hops)
             for d, s in zip(chunk, sent, strict=True)
             if s is not None
         ]

@@ -13,12 +13,14 @@ from django.utils import timezone
 from apps.customers.services import customer_change_contact, customer_mark_unreachable
 from apps.notifications import metrics
 from apps.notifications.channels import ChannelError
+from apps.notifications.channels.base import Hop
 from apps.notifications.digests import digests_settle
 from apps.notifications.events import DeliveryFailed, deliveries_finished
-from apps.notifications.models import Delivery, DeliveryAttempt, DeliveryStatus, Event
+from apps.notifications.models import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus, Event
 from apps.notifications.outbox.policy import Verdict, attempt_verdict
 from apps.notifications.planning import deliveries_failover
 from apps.notifications.status import notifications_refresh_status
+from apps.notifications.suppressions import suppressions_add
 from core.patterns.observer import event_bus
 from core.utils.bulk import bulk_insert, bulk_write
 
@@ -30,6 +32,7 @@ RECORDED_FIELDS = [
     "attempts",
     "throttled_attempts",
     "provider_message_id",
+    "provider",
     "sent_at",
     "last_error",
     "next_attempt_at",
@@ -38,7 +41,7 @@ RECORDED_FIELDS = [
 ]
 
 
-ATTEMPT_FIELDS = ["delivery", "started_at", "duration_ms", "outcome", "error_code", "error_text"]
+ATTEMPT_FIELDS = ["delivery", "provider", "started_at", "duration_ms", "outcome", "error_code", "error_text"]
 
 
 @dataclass
@@ -50,6 +53,9 @@ class Outcome:
     duration_ms: int
     provider_id: str
     error: ChannelError | None
+    # The provider that answered (email), and those the message moved on from before it.
+    provider: str = ""
+    hops: tuple[Hop, ...] = ()
 
 
 @dataclass
@@ -65,11 +71,26 @@ def outcomes_record(outcomes: list[Outcome]) -> Summary:
     failed, and metrics, logs, events and retry wakes after commit."""
     now = timezone.now()
     summary = Summary()
-    attempts, verdicts = [], []
+    attempts: list[DeliveryAttempt] = []
+    verdicts: list[Verdict] = []
     for outcome in outcomes:
         delivery, error = outcome.delivery, outcome.error
         verdict = attempt_verdict(delivery, error, now=now)
         delivery.updated_at = now
+        if outcome.provider:
+            delivery.provider = outcome.provider
+        attempts.extend(
+            DeliveryAttempt(
+                delivery=delivery,
+                provider=hop.provider,
+                started_at=hop.started_at,
+                duration_ms=hop.duration_ms,
+                outcome=AttemptOutcome.TRANSIENT_ERROR,
+                error_code=hop.error.code,
+                error_text=f"{hop.error} (moved on to the next provider)"[:2000],
+            )
+            for hop in outcome.hops
+        )
         if error is None:
             delivery.provider_message_id = outcome.provider_id[:255]
             summary.sent += 1
@@ -78,6 +99,7 @@ def outcomes_record(outcomes: list[Outcome]) -> Summary:
         attempts.append(
             DeliveryAttempt(
                 delivery=delivery,
+                provider=outcome.provider,
                 started_at=outcome.started_at,
                 duration_ms=outcome.duration_ms,
                 outcome=verdict.outcome,
@@ -94,6 +116,13 @@ def outcomes_record(outcomes: list[Outcome]) -> Summary:
     bulk_write(Delivery, deliveries, RECORDED_FIELDS)
     for delivery, verdict in zip(deliveries, verdicts, strict=True):
         _contact_effects(delivery, verdict)
+    suppressions_add(
+        [
+            (o.delivery.channel, o.delivery.address, o.error.params["suppress"], o.delivery.pk)
+            for o in outcomes
+            if o.error is not None and o.error.params.get("suppress")
+        ]
+    )
     failed = [d for d in deliveries if d.status == DeliveryStatus.FAILED]
     if failed:
         deliveries_failover(failed)
@@ -101,7 +130,15 @@ def outcomes_record(outcomes: list[Outcome]) -> Summary:
     _digests_settle(deliveries)
     notifications_refresh_status(sorted({d.notification_id for d in deliveries}))
     transaction.on_commit(lambda: _observe(deliveries, verdicts))
+    moved_on = [hop.provider for o in outcomes for hop in o.hops]
+    if moved_on:
+        transaction.on_commit(lambda: _count_moved_on(moved_on))
     return summary
+
+
+def _count_moved_on(providers: list[str]) -> None:
+    for provider in providers:
+        metrics.PROVIDER_CALLS.labels(provider, AttemptOutcome.TRANSIENT_ERROR).inc()
 
 
 def _digests_settle(deliveries: list[Delivery]) -> None:
@@ -180,6 +217,8 @@ def _observe(deliveries: list[Delivery], verdicts: list[Verdict]) -> None:
     for delivery, verdict in zip(deliveries, verdicts, strict=True):
         channel = delivery.channel
         metrics.ATTEMPTS.labels(channel, verdict.outcome).inc()
+        if delivery.provider:
+            metrics.PROVIDER_CALLS.labels(delivery.provider, verdict.outcome).inc()
         if verdict.retry_in is not None:
             metrics.RETRIES.labels(channel).inc()
         if delivery.status in (DeliveryStatus.SENT, DeliveryStatus.FAILED):

@@ -24,6 +24,7 @@ from apps.notifications.models import (
     DeliveryStatus,
     Notification,
     NotificationStatus,
+    ProviderEvent,
 )
 from apps.notifications.outbox.planner import events_reclaim_expired
 from apps.notifications.status import notifications_refresh_status
@@ -155,6 +156,8 @@ def outbox_sweep() -> dict[str, int]:
     digests_settle_missed()
     if OrderEvent.objects.due(now).exists():
         dispatch.events_wake()
+    if ProviderEvent.objects.filter(applied_at=None).exists():
+        dispatch.provider_events_wake()  # tracking events whose wake was lost
     channels = sorted(set(Delivery.objects.due(now).values_list("channel", flat=True).distinct()))
     if channels:
         dispatch.outbox_wake(channels)
