@@ -46,6 +46,14 @@ from bench.delivery import (  # noqa: E402
     bench_telegram,
     stats,
 )
+from bench.providers import (  # noqa: E402
+    N_FAILOVER,
+    N_TRACKING,
+    bench_failover,
+    bench_tracking,
+    provider_env,
+    provider_rows,
+)
 from bench.schedule import N_DIGESTS, N_SCHEDULED, bench_digests, bench_scheduled, schedule_rows  # noqa: E402
 from tests.fakes.processes import Process  # noqa: E402
 from tests.fakes.smtp import free_port  # noqa: E402
@@ -53,7 +61,7 @@ from tests.fakes.telegram import TOKEN  # noqa: E402
 
 DB = "notifications_bench"
 # Which parts to run (a: email, b: telegram, c: API, d: broadcast); all by default.
-PARTS = set(os.environ.get("BENCH_PARTS", "abcde"))
+PARTS = set(os.environ.get("BENCH_PARTS", "abcdef"))
 RESULTS = ROOT / "bench" / "results"
 LOGS = RESULTS / "logs"
 
@@ -151,6 +159,36 @@ def bench_broadcast(env: dict[str, str], smtp_stats: int, worker_pid: int) -> di
     }
 
 
+def bench_providers(
+    env: dict[str, str], worker: Process, start_worker: Any, results: dict[str, Any]
+) -> Process:
+    """Part f: a worker of its own whose email providers are a sink and a fake ESP in this process."""
+    from tests.fakes.esp import FakePostmark
+    from tests.fakes.smtp import FakeSMTP
+
+    worker.stop()
+    sink, esp = FakeSMTP().start(), FakePostmark()
+    os.environ.update(provider_env(sink.port, esp.url))
+    from django.conf import settings
+
+    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": os.environ["ANYMAIL_WEBHOOK_SECRET"]}
+    providers = Process(
+        [str(ROOT / "bin" / "start"), "worker"],
+        env={**env, **provider_env(sink.port, esp.url), "WORKER_CONCURRENCY": "2"},
+        log_path=LOGS / "worker-providers.log",
+    ).start()
+    try:
+        time.sleep(3)
+        log(f"f. tracking: {N_TRACKING} delivery events posted, applied by the worker")
+        results["tracking"] = bench_tracking()
+        log(f"f. failover: the SMTP sink stopped under {N_FAILOVER} emails, Postmark as backup")
+        results["failover"] = bench_failover(sink, esp)
+    finally:
+        providers.stop()
+        esp.stop()
+    return start_worker()
+
+
 def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     LOGS.mkdir(parents=True, exist_ok=True)
@@ -224,6 +262,8 @@ def main() -> None:
                 results["digests"] = bench_digests(smtp_stats)
             finally:
                 beat.stop()
+        if "f" in PARTS:
+            worker = bench_providers(env, worker, start_worker, results)
     finally:
         worker.stop()
     if "c" in PARTS:
@@ -277,6 +317,7 @@ def _print_rest(r: dict[str, Any], rows: list[tuple[str, str, str, Any]]) -> Non
         rows.append((f"broadcast {d['customers']} customers", f"enqueued in {d['enqueue_seconds']} s; RSS {memory}",
                      f"delivering {d['delivery_per_s']}/s", f"~{d['estimated_delivery_seconds']} s"))  # fmt: skip
     rows += schedule_rows(r)
+    rows += provider_rows(r)
     print()
     print(f"{'benchmark':32} {'measured':52} {'beside it':28} ratio")
     for name, measured, beside, ratio in rows:

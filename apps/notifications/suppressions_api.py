@@ -26,7 +26,10 @@ class SuppressionOutputSerializer(serializers.ModelSerializer):
 
 class SuppressionInputSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=CHANNEL_CHOICES)
-    address = serializers.CharField(max_length=254, help_text="An email address, a Telegram chat id...")
+    address = serializers.CharField(
+        max_length=254,
+        help_text="An email address (when `channel` is email: else 400), a Telegram chat id...",
+    )
     reason = serializers.ChoiceField(
         choices=[SuppressionReason.MANUAL], default=SuppressionReason.MANUAL, required=False
     )

@@ -215,11 +215,11 @@ class EmailChannel(Channel):
             sent = connection.send_messages([email])
         except smtplib.SMTPServerDisconnected:
             raise
+        except AnymailError as exc:  # before OSError: requests' errors are OSErrors too
+            raise classify_esp_error(exc) from None
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             self._close_own(provider.name)
             raise classify_smtp_error(exc) from None
-        except AnymailError as exc:
-            raise classify_esp_error(exc) from None
         if not sent:
             raise TransientError("The email backend sent nothing", code="email_not_sent")
         status = getattr(email, "anymail_status", None)

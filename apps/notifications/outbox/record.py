@@ -100,8 +100,9 @@ def outcomes_record(outcomes: list[Outcome]) -> Summary:
             DeliveryAttempt(
                 delivery=delivery,
                 provider=outcome.provider,
-                started_at=outcome.started_at,
-                duration_ms=outcome.duration_ms,
+                # After the providers it moved on from, the call that answered.
+                started_at=_answered_at(outcome),
+                duration_ms=max(0, outcome.duration_ms - sum(h.duration_ms for h in outcome.hops)),
                 outcome=verdict.outcome,
                 error_code=error.code if error else "",
                 error_text=str(error)[:2000] if error else "",
@@ -134,6 +135,14 @@ def outcomes_record(outcomes: list[Outcome]) -> Summary:
     if moved_on:
         transaction.on_commit(lambda: _count_moved_on(moved_on))
     return summary
+
+
+def _answered_at(outcome: Outcome) -> datetime:
+    """When the call that answered started: after the providers the message moved on from."""
+    if not outcome.hops:
+        return outcome.started_at
+    last = outcome.hops[-1]
+    return max(outcome.started_at, last.started_at + timedelta(milliseconds=last.duration_ms))
 
 
 def _count_moved_on(providers: list[str]) -> None:
