@@ -117,6 +117,7 @@ def bench_tracking(count: int = N_TRACKING) -> dict[str, Any]:
             json.dumps(delivery_event(message_id)),
             content_type="application/json",
             HTTP_AUTHORIZATION=auth,
+            HTTP_HOST="127.0.0.1",
         )
         assert answer.status_code == 200, answer.content
     deadline = time.monotonic() + 30

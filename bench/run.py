@@ -61,7 +61,8 @@ from tests.fakes.telegram import TOKEN  # noqa: E402
 
 DB = "notifications_bench"
 # Which parts to run (a: email, b: telegram, c: API, d: broadcast); all by default.
-PARTS = set(os.environ.get("BENCH_PARTS", "abcdef"))
+# Part f (email providers) is not in the default set yet: its tracking step still hangs (see the note).
+PARTS = set(os.environ.get("BENCH_PARTS", "abcde"))
 RESULTS = ROOT / "bench" / "results"
 LOGS = RESULTS / "logs"
 
