@@ -19,6 +19,7 @@ from apps.orders.events import OrderCreated, OrderStatusChanged
 from apps.orders.models import OrderEvent
 from core.patterns.observer import event_bus
 from core.utils.net import port_open
+from tests.fakes.esp import FakePostmark
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.worker import CeleryWorker, provider_settings, seed_default_templates, wait_for, worker_env
@@ -189,6 +190,14 @@ def fake_telegram() -> Iterator[FakeTelegram]:
 @pytest.fixture(scope="session")
 def fake_smtp() -> Iterator[FakeSMTP]:
     server = FakeSMTP().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_esp() -> Iterator[FakePostmark]:
+    """A fake email service provider (Postmark's HTTP API) on loopback; reset it before use."""
+    server = FakePostmark()
     yield server
     server.stop()
 

@@ -5,12 +5,10 @@ arrives exactly once, the later ones through the backup."""
 from collections import Counter
 from pathlib import Path
 
-from django.utils import timezone
-
-from apps.customers.models import Customer
 from apps.notifications.channels.email import EmailChannel
-from apps.notifications.models import Delivery, DeliveryAttempt, Notification
+from apps.notifications.models import Delivery, DeliveryAttempt
 from tests.fakes.esp import TOKEN, FakePostmark
+from tests.fakes.outbox import outbox_backlog
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.stack import private_stack
 from tests.fakes.telegram import FakeTelegram
@@ -27,20 +25,7 @@ CHANNELS = f"email=apps.notifications.channels.email.EmailChannel,failover-mail=
 
 
 def backlog(start: int, count: int) -> None:
-    customer = Customer.objects.create(name="F", email=f"f{start}@example.com", channels=["email"])
-    notification = Notification.objects.create(customer=customer, event="custom", channels=["failover-mail"])
-    Delivery.objects.bulk_create(
-        Delivery(
-            notification=notification,
-            channel="failover-mail",
-            address=f"r{n}@example.com",
-            subject="Hi",
-            body="Hi",
-            body_plain="Hi",
-            next_attempt_at=timezone.now(),
-        )
-        for n in range(start, start + count)
-    )
+    outbox_backlog("failover-mail", [f"r{n}@example.com" for n in range(start, start + count)])
 
 
 def sent() -> int:

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from apps.customers.models import Customer
 from apps.notifications.channels.email import EmailChannel
-from apps.notifications.models import Delivery, Notification
+from apps.notifications.models import Delivery
 from apps.notifications.outbox.claim import deliveries_claim
 from core.outbox.claim import rows_expired
 from core.outbox.lease import LeaseKeeper
+from tests.fakes.outbox import outbox_backlog
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.stack import private_stack
 from tests.fakes.telegram import FakeTelegram
@@ -43,20 +43,7 @@ CHANNELS = (
 
 
 def backlog(count: int) -> None:
-    customer = Customer.objects.create(name="Backlog", email="backlog@example.com", channels=["email"])
-    notification = Notification.objects.create(customer=customer, event="custom", channels=["lease-mail"])
-    Delivery.objects.bulk_create(
-        Delivery(
-            notification=notification,
-            channel="lease-mail",
-            address=f"lease{n}@example.com",
-            subject="Hi",
-            body="Hi",
-            body_plain="Hi",
-            next_attempt_at=timezone.now(),
-        )
-        for n in range(count)
-    )
+    outbox_backlog("lease-mail", [f"lease{n}@example.com" for n in range(count)])
 
 
 def sent() -> int:

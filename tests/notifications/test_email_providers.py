@@ -17,24 +17,17 @@ from tests.fakes.smtp import FakeSMTP, Reply, free_port
 SEND = "/api/v1/notifications/send/"
 
 
-@pytest.fixture(scope="module")
-def esp() -> Iterator[FakePostmark]:
-    server = FakePostmark()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def providers(settings: Any, esp: FakePostmark, fake_smtp: FakeSMTP) -> Iterator[Any]:
+def providers(settings: Any, fake_esp: FakePostmark, fake_smtp: FakeSMTP) -> Iterator[Any]:
     """Set EMAIL_PROVIDERS (SMTP is the fake sink, `postmark` the fake ESP) with fresh circuits."""
-    esp.reset()
+    fake_esp.reset()
     fake_smtp.reset()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", fake_smtp.port
     settings.EMAIL_CONNECTIONS = 1
     settings.ANYMAIL = {
         "POSTMARK_SERVER_TOKEN": TOKEN,
-        "POSTMARK_API_URL": esp.url,
+        "POSTMARK_API_URL": fake_esp.url,
         "REQUESTS_TIMEOUT": (2.0, 2.0),
         "WEBHOOK_SECRET": "esp:secret",
     }
@@ -63,14 +56,14 @@ def status(api: APIClient, notification: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_an_esp_takes_the_message_and_its_message_id_is_the_deliverys(
-    api: APIClient, make_customer: Any, providers: Any, esp: FakePostmark
+    api: APIClient, make_customer: Any, providers: Any, fake_esp: FakePostmark
 ) -> None:
     providers("main=postmark")
     notification = send(api, make_customer(email="Ada@Example.com"))
 
     outbox_drain(channel="email")
 
-    [message] = esp.messages
+    [message] = fake_esp.messages
     assert message["To"] == "Ada@Example.com"
     assert message["TextBody"].strip() == "Hi"
     delivery = status(api, notification)["deliveries"][0]
@@ -81,11 +74,11 @@ def test_an_esp_takes_the_message_and_its_message_id_is_the_deliverys(
 
 
 def test_an_inactive_recipient_fails_is_suppressed_and_is_not_tried_again_until_taken_off(
-    api: APIClient, make_customer: Any, providers: Any, esp: FakePostmark
+    api: APIClient, make_customer: Any, providers: Any, fake_esp: FakePostmark
 ) -> None:
     providers("main=postmark,backup=smtp")
     customer = make_customer(email="Gone@Example.com")
-    esp.inactive.add("gone@example.com")
+    fake_esp.inactive.add("gone@example.com")
     first = send(api, customer)
     outbox_drain(channel="email")
 
@@ -97,19 +90,19 @@ def test_an_inactive_recipient_fails_is_suppressed_and_is_not_tried_again_until_
     assert (entry["channel"], entry["address"], entry["reason"]) == ("email", "gone@example.com", "bounced")
     assert entry["delivery"] == delivery["id"]
 
-    calls = esp.calls
+    calls = fake_esp.calls
     second = send(api, customer)
     outbox_drain(channel="email")
     skipped = status(api, second)["deliveries"][0]
     assert (skipped["status"], skipped["skip_reason"]) == ("skipped", "suppressed")
-    assert esp.calls == calls  # no provider call
+    assert fake_esp.calls == calls  # no provider call
 
     assert api.delete(f"/api/v1/suppressions/{entry['id']}/").status_code == 204
-    esp.inactive.clear()
+    fake_esp.inactive.clear()
     third = send(api, customer)
     outbox_drain(channel="email")
     assert status(api, third)["deliveries"][0]["status"] == "sent"
-    assert esp.recipients() == ["Gone@Example.com"]
+    assert fake_esp.recipients() == ["Gone@Example.com"]
 
 
 def test_an_smtp_refusal_of_a_bad_address_suppresses_it(
@@ -141,7 +134,7 @@ def test_a_mailbox_full_refusal_does_not_suppress(
 
 
 def test_with_the_sink_down_messages_move_on_to_the_backup_and_the_primary_circuit_opens(
-    api: APIClient, make_customer: Any, providers: Any, settings: Any, esp: FakePostmark
+    api: APIClient, make_customer: Any, providers: Any, settings: Any, fake_esp: FakePostmark
 ) -> None:
     providers("primary=smtp,backup=postmark")
     settings.EMAIL_PORT = free_port()  # nothing listens: the primary refuses every connection
@@ -152,7 +145,7 @@ def test_with_the_sink_down_messages_move_on_to_the_backup_and_the_primary_circu
 
     outbox_drain(channel="email")
 
-    assert sorted(esp.recipients()) == sorted(f"c{n}@example.com" for n in range(8))  # each once
+    assert sorted(fake_esp.recipients()) == sorted(f"c{n}@example.com" for n in range(8))  # each once
     logs = [status(api, n)["deliveries"][0] for n in notifications]
     assert {d["status"] for d in logs} == {"sent"}
     assert {d["provider"] for d in logs} == {"backup"}
@@ -173,10 +166,15 @@ def test_with_the_sink_down_messages_move_on_to_the_backup_and_the_primary_circu
 
 @pytest.mark.parametrize("answer", [500, 503, 429])
 def test_an_esp_error_status_moves_the_message_on(
-    api: APIClient, make_customer: Any, providers: Any, esp: FakePostmark, fake_smtp: FakeSMTP, answer: int
+    api: APIClient,
+    make_customer: Any,
+    providers: Any,
+    fake_esp: FakePostmark,
+    fake_smtp: FakeSMTP,
+    answer: int,
 ) -> None:
     providers("primary=postmark,backup=smtp")
-    esp.status = answer
+    fake_esp.status = answer
     notification = send(api, make_customer(email="next@example.com"))
     outbox_drain(channel="email")
 
@@ -187,12 +185,17 @@ def test_an_esp_error_status_moves_the_message_on(
 
 
 def test_an_esp_that_answers_too_late_is_in_doubt_and_is_retried_not_moved_on(
-    api: APIClient, make_customer: Any, providers: Any, settings: Any, esp: FakePostmark, fake_smtp: FakeSMTP
+    api: APIClient,
+    make_customer: Any,
+    providers: Any,
+    settings: Any,
+    fake_esp: FakePostmark,
+    fake_smtp: FakeSMTP,
 ) -> None:
     providers("primary=postmark,backup=smtp")
     settings.ANYMAIL = settings.ANYMAIL | {"REQUESTS_TIMEOUT": (2.0, 0.3)}
     channel_factory.reset()
-    esp.delay = 1.0  # the ESP has the request (it may send it) but answers after the read timeout
+    fake_esp.delay = 1.0  # the ESP has the request (it may send it) but answers after the read timeout
     notification = send(api, make_customer(email="doubt@example.com"))
     outbox_drain(channel="email")
 
@@ -253,7 +256,7 @@ def test_the_suppression_list_needs_its_scope(db: None) -> None:
 
 
 def test_a_suppressed_delivery_is_not_claimed_twice(
-    api: APIClient, make_customer: Any, providers: Any, esp: FakePostmark
+    api: APIClient, make_customer: Any, providers: Any, fake_esp: FakePostmark
 ) -> None:
     """Deleting the customer's address from the list after the skip changes nothing already decided."""
     providers("main=postmark")
@@ -265,4 +268,4 @@ def test_a_suppressed_delivery_is_not_claimed_twice(
     outbox_drain(channel="email")
 
     assert Delivery.objects.get(notification_id=notification["id"]).status == "skipped"
-    assert esp.calls == 0
+    assert fake_esp.calls == 0

@@ -25,20 +25,17 @@ SECRET = "esp:secret"
 SEND = "/api/v1/notifications/send/"
 
 
-@pytest.fixture(scope="module")
-def esp() -> Iterator[FakePostmark]:
-    server = FakePostmark()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def postmark(settings: Any, esp: FakePostmark) -> Iterator[FakePostmark]:
-    esp.reset()
+def postmark(settings: Any, fake_esp: FakePostmark) -> Iterator[FakePostmark]:
+    fake_esp.reset()
     settings.EMAIL_PROVIDERS = "main=postmark"
-    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": TOKEN, "POSTMARK_API_URL": esp.url, "WEBHOOK_SECRET": SECRET}
+    settings.ANYMAIL = {
+        "POSTMARK_SERVER_TOKEN": TOKEN,
+        "POSTMARK_API_URL": fake_esp.url,
+        "WEBHOOK_SECRET": SECRET,
+    }
     channel_factory.reset()
-    yield esp
+    yield fake_esp
     channel_factory.reset()
 
 
