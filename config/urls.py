@@ -25,6 +25,8 @@ urlpatterns = [
     path("telegram/webhook/", telegram_webhook, name="telegram-webhook"),
     # Email providers' tracking webhooks (anymail), e.g. /anymail/postmark/tracking/.
     path("anymail/", include("apps.notifications.tracking_urls")),
+    # The customer's browser: inbox list, counts, marks with an inbox token; the stream is ASGI's.
+    path("inbox/", include("apps.inbox.urls")),
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="notifications-dashboard"),
     path("admin/", admin.site.urls),
 ]

@@ -6,6 +6,7 @@ from apps.api_gateway.views import api_not_found
 
 urlpatterns = [
     path("customers/", include("apps.notifications.customer_urls")),
+    path("customers/", include("apps.inbox.customer_urls")),
     path("customers/", include("apps.customers.urls")),
     path("orders/", include("apps.orders.urls")),
     path("notifications/", include("apps.notifications.urls")),

@@ -19,6 +19,7 @@ from apps.api_gateway.serializers import FilterSerializer, StrictCharField, vali
 from apps.customers.digests import DIGEST_HELP, DIGEST_PATTERN, digest_parse
 from apps.customers.models import (
     CHANNEL_CONTACT_FIELDS,
+    IN_APP,
     PHONE_PATTERN,
     TELEGRAM_CHAT_ID_PATTERN,
     Category,
@@ -113,7 +114,12 @@ def _listed(channel: str) -> dict[str, Any]:
 # contact point at least, and the contact of each listed channel.
 COMPONENT_RULES["CustomerInputRequest"] = {
     "allOf": [
-        {"anyOf": [_given(field) for field in ("email", "phone", "telegram_chat_id")]},
+        {
+            "anyOf": [
+                *(_given(field) for field in ("email", "phone", "telegram_chat_id")),
+                *([_listed(IN_APP)] if IN_APP in configured_channel_names() else []),
+            ]
+        },
         *(
             {"anyOf": [{"not": _listed(channel)}, _given(field)]}
             for channel, field in CHANNEL_CONTACT_FIELDS.items()

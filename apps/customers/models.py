@@ -31,6 +31,9 @@ phone_validator = RegexValidator(
 CHANNEL_CONTACT_FIELDS = {"telegram": "telegram_chat_id", "email": "email"}
 # Order used when a customer does not state a preference (docs/design.md, "Customers").
 DEFAULT_CHANNEL_ORDER = ("telegram", "email")
+# The in-app inbox reaches a customer by their id: a customer whose `channels` name it needs no
+# other contact point.
+IN_APP = "in_app"
 
 
 class Category(models.TextChoices):
@@ -92,6 +95,8 @@ class Customer(models.Model):
         return f"{self.name} <{self.email or self.telegram_chat_id or self.phone}>"
 
     def contact_for(self, channel: str) -> str:
+        if channel == IN_APP:
+            return str(self.pk or "")
         field = CHANNEL_CONTACT_FIELDS.get(channel)
         return str(getattr(self, field)) if field else ""
 
@@ -132,9 +137,11 @@ class Customer(models.Model):
 
     def clean(self) -> None:
         errors: dict[str, Any] = {}
-        if not (self.email or self.phone or self.telegram_chat_id):
+        in_app = isinstance(self.channels, list) and IN_APP in self.channels
+        if not (self.email or self.phone or self.telegram_chat_id or in_app):
             errors["__all__"] = ValidationError(
-                "Give at least one contact point: email, phone or telegram_chat_id.", code="no_contact_point"
+                "Give at least one contact point: email, phone or telegram_chat_id, or 'in_app' in channels.",
+                code="no_contact_point",
             )
         if self.language not in settings.NOTIFICATION_LANGUAGES:
             errors["language"] = ValidationError(

@@ -80,7 +80,7 @@ def digest_holds(customer: Customer, notification: Notification, deliveries: lis
             continue
         closes_at = spec.closes(now, customer.time_zone)
         # Marketing closing inside quiet hours closes at their end.
-        closes_at = quiet_until(notification, closes_at, customer) or closes_at
+        closes_at = quiet_until(notification, closes_at, customer, channel=delivery.channel) or closes_at
         window_id = _window_open(customer.pk, notification.category, delivery.channel, closes_at, now)
         delivery.digest_window_id = window_id
         delivery.next_attempt_at = DigestWindow.objects.values_list("closes_at", flat=True).get(pk=window_id)

@@ -173,7 +173,7 @@ def delivery_build(
     # due when they end. The outbox sweep wakes the channel, so a wait of hours never sits in the broker.
     due = notification.send_at or timezone.now()
     delivery.send_at = notification.send_at
-    delivery.next_attempt_at = quiet_until(notification, due, customer) or due
+    delivery.next_attempt_at = quiet_until(notification, due, customer, channel=plan.channel) or due
     return delivery
 
 

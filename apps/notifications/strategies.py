@@ -42,7 +42,8 @@ def candidate_channels(customer: Customer, requested: list[str] | None) -> list[
     if requested:
         return list(dict.fromkeys(requested))
     known = [name for name in channel_factory.names() if channel_factory.get(name).for_customers]
-    return [c for c in customer.channels if c in known] + [c for c in known if c not in customer.channels]
+    others = [c for c in known if c not in customer.channels and not channel_factory.get(c).opt_in]
+    return [c for c in customer.channels if c in known] + others
 
 
 class DeliveryStrategy:

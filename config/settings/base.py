@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "apps.orders",
     "apps.notifications",
     "apps.webhooks",
+    "apps.inbox",
 ]
 
 MIDDLEWARE = [
@@ -230,6 +231,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "apps.webhooks.tasks.webhooks_drain",
         "schedule": env.float("NOTIFICATION_SWEEP_INTERVAL", default=15.0),
     },
+    "inbox-events-prune": {"task": "apps.inbox.tasks.inbox_events_prune", "schedule": 3600.0},
     "outbox-sweep": {
         "task": "apps.notifications.tasks.outbox_sweep",
         "schedule": env.float("NOTIFICATION_SWEEP_INTERVAL", default=15.0),
@@ -293,6 +295,7 @@ NOTIFICATION_CHANNELS: dict[str, str] = env.dict(
     default={
         "telegram": "apps.notifications.channels.telegram.TelegramChannel",
         "email": "apps.notifications.channels.email.EmailChannel",
+        "in_app": "apps.notifications.channels.in_app.InAppChannel",
     },
 )
 # Each queue with its own direct exchange and routing key, as Celery would create it on first use.
@@ -463,3 +466,17 @@ WORKER_METRICS_ADDR = env("WORKER_METRICS_ADDR", default="127.0.0.1")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 # Which gunicorn instance answered (X-Served-By), for operators and the nginx test.
 INSTANCE_NAME = env("INSTANCE_NAME", default="")
+
+# --- In-app inbox (apps/inbox, docs/inbox.md) ---
+# Lifetime of the signed token a shop hands the browser (POST /api/v1/customers/{id}/inbox-token/).
+INBOX_TOKEN_TTL = env.int("INBOX_TOKEN_TTL", default=3600)
+# Origins whose pages may call /inbox/ and open /inbox/stream/ (CORS); empty: same origin only.
+INBOX_ALLOWED_ORIGINS: list[str] = env.list("INBOX_ALLOWED_ORIGINS", default=[])
+# How often each stream process reads new events from the database: the only path without Redis,
+# and the safety net for a publish Redis lost with it.
+INBOX_POLL_SECONDS = env.float("INBOX_POLL_SECONDS", default=0.5)
+INBOX_POLL_SECONDS_WITH_REDIS = env.float("INBOX_POLL_SECONDS_WITH_REDIS", default=5.0)
+# A comment line on every idle stream this often (proxies close silent connections).
+INBOX_HEARTBEAT_SECONDS = env.float("INBOX_HEARTBEAT_SECONDS", default=15.0)
+# How long stream events are kept for replay after a reconnect (Last-Event-ID).
+INBOX_EVENTS_KEEP_HOURS = env.int("INBOX_EVENTS_KEEP_HOURS", default=48)

@@ -115,3 +115,23 @@ def celery_beat(*, env: dict[str, str], log_path: Path, schedule: Path) -> Proce
         str(schedule),
     ]
     return Process(args, env=env, log_path=log_path).start()
+
+
+def stream_server(*, env: dict[str, str], log_path: Path) -> tuple[Process, str]:
+    """The ASGI process as `bin/start stream` runs it (uvicorn config.asgi), on a free port."""
+    port = free_port()
+    args = [
+        sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+        "--port", str(port), "--no-access-log", "--timeout-graceful-shutdown", "2",
+    ]  # fmt: skip
+    process = Process(args, env=env, log_path=log_path).start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/health/", timeout=1)
+            return process, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.stop()
+    raise RuntimeError(f"uvicorn did not answer; see {log_path}")

@@ -18,7 +18,7 @@ from tests.fakes.smtp import FakeSMTP
 from tests.fakes.telegram import TOKEN, FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-QUEUES = "default,notifications.telegram,notifications.email"
+QUEUES = "default,notifications.telegram,notifications.email,notifications.in_app"
 
 
 def provider_settings(*, fake_telegram: FakeTelegram, fake_smtp: FakeSMTP) -> dict[str, Any]:
@@ -62,7 +62,7 @@ def seed_default_templates() -> None:
     """Transactional tests truncate tables between tests; put the migration's templates back."""
     from django.apps import apps
 
-    for name in ("0002_default_templates", "0013_digest_templates"):
+    for name in ("0002_default_templates", "0013_digest_templates", "0015_in_app_templates"):
         importlib.import_module(f"apps.notifications.migrations.{name}").create(apps, None)
 
 

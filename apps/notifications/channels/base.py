@@ -25,6 +25,11 @@ class OutgoingMessage:
     unsubscribe_url: str = ""
     # The customer is in quiet hours: deliver without a sound where the provider can.
     silent: bool = False
+    # Where the message comes from, for channels that store it (the in-app inbox).
+    delivery_id: int = 0
+    notification_id: int = 0
+    customer_id: int = 0
+    category: str = ""
 
 
 class ChannelError(Exception):
@@ -142,6 +147,10 @@ class Channel:
     for_customers: ClassVar[bool] = True
     # True for channels whose messages can carry a one-click unsubscribe link (email headers).
     carries_unsubscribe: ClassVar[bool] = False
+    # True for channels a customer has only when their `channels` name it (never planned otherwise).
+    opt_in: ClassVar[bool] = False
+    # True for channels whose messages make no sound: quiet hours never hold them back.
+    soundless: ClassVar[bool] = False
 
     def is_configured(self) -> bool:
         raise NotImplementedError

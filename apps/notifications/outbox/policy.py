@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 
 from apps.customers.models import Category, Customer
-from apps.notifications.channels import ChannelError
+from apps.notifications.channels import ChannelError, channel_factory
 from apps.notifications.models import AttemptOutcome, Delivery, DeliveryStatus, Notification
 from core.outbox.backoff import backoff_delay as backoff
 
@@ -22,10 +22,15 @@ def backoff_delay(attempt: int) -> float:
     return backoff(attempt, base=settings.NOTIFICATION_BACKOFF_BASE, cap=settings.NOTIFICATION_BACKOFF_CAP)
 
 
-def quiet_until(notification: Notification, moment: datetime, customer: Customer | None = None) -> Any:
+def quiet_until(
+    notification: Notification, moment: datetime, customer: Customer | None = None, *, channel: str = ""
+) -> Any:
     """When a message of this notification due at `moment` may go instead: the end of the customer's
-    quiet hours for categories that wait for it, else None."""
+    quiet hours for categories that wait for it, else None. A channel that makes no sound (the in-app
+    inbox) never waits."""
     if notification.category not in WAITS_FOR_QUIET:
+        return None
+    if channel in channel_factory.names() and channel_factory.get(channel).soundless:
         return None
     return (customer or notification.customer).quiet_hours_end_after(moment)
 
@@ -80,7 +85,7 @@ def attempt_verdict(delivery: Delivery, error: ChannelError | None, *, now: date
         delivery.status = DeliveryStatus.RETRYING
         delivery.next_attempt_at = now + timedelta(seconds=verdict.retry_in)
         # A retry that would land in the customer's quiet hours waits for their end.
-        later = quiet_until(delivery.notification, delivery.next_attempt_at)
+        later = quiet_until(delivery.notification, delivery.next_attempt_at, channel=delivery.channel)
         if later is not None:
             delivery.next_attempt_at = later
     return verdict

@@ -228,6 +228,10 @@ def _message_of(sender: Channel, delivery: Delivery, now: datetime) -> OutgoingM
         if sender.carries_unsubscribe
         else "",
         silent=notification.customer.quiet_hours_end_after(now) is not None,
+        delivery_id=delivery.pk,
+        notification_id=notification.pk,
+        customer_id=notification.customer_id,
+        category=notification.category,
     )
 
 

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class InboxConfig(AppConfig):
+    name = "apps.inbox"
+    verbose_name = "In-app inbox"
+    default_auto_field = "django.db.models.BigAutoField"
