@@ -27,6 +27,7 @@ demo: $(STAMP)
 	@echo "API docs: http://127.0.0.1:8000/api/docs/"
 	@echo "Admin:    http://127.0.0.1:8000/admin/  (python manage.py createsuperuser)"
 	@echo "Health:   http://127.0.0.1:8000/health/"
+	@echo "Inbox:    $$($(BIN)/python manage.py inbox_demo_url 2>/dev/null | tail -n 1)  (Ada's live inbox)"
 
 run: demo
 	rm -rf var/prometheus && mkdir -p var/prometheus

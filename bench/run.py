@@ -13,7 +13,9 @@ c. API through nginx and gunicorn (2 workers) with wrk (bench/api.py): POST /ord
    inserting and reading one row on the same stack; with the cache on and off, and queries per request;
 d. broadcast to every customer: time to write and enqueue, memory, delivery rate;
 e. scheduled sends and digests, with the scheduler running (bench/schedule.py);
-f. email providers: failover when the SMTP sink stops, tracking latency (bench/providers.py).
+f. email providers: failover when the SMTP sink stops, tracking latency (bench/providers.py);
+g. the in-app inbox's live stream: order -> event latency with 1,000 streams open, memory per idle
+   stream with 5,000 open (bench/inbox.py).
 BENCH_PARTS=ab runs only parts a and b.
 """
 
@@ -47,6 +49,7 @@ from bench.delivery import (  # noqa: E402
     bench_telegram,
     stats,
 )
+from bench.inbox import N_IDLE, N_STREAMS, bench_inbox, inbox_rows  # noqa: E402
 from bench.providers import (  # noqa: E402
     N_FAILOVER,
     N_TRACKING,
@@ -62,7 +65,7 @@ from tests.fakes.telegram import TOKEN  # noqa: E402
 
 DB = "notifications_bench"
 # Which parts to run (the letters above); all by default.
-PARTS = set(os.environ.get("BENCH_PARTS", "abcdef"))
+PARTS = set(os.environ.get("BENCH_PARTS", "abcdefg"))
 RESULTS = ROOT / "bench" / "results"
 LOGS = RESULTS / "logs"
 
@@ -190,6 +193,29 @@ def bench_providers(
     return start_worker()
 
 
+def bench_stream(env: dict[str, str]) -> dict[str, Any]:
+    """Part g: one stream process (uvicorn, `bin/start stream`) beside the bench's worker."""
+    import httpx
+
+    port = free_port()
+    stream = Process(
+        [str(ROOT / "bin" / "start"), "stream"],
+        env={**env, "STREAM_PORT": str(port)},
+        log_path=LOGS / "stream.log",
+    ).start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health/", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        return bench_inbox(port, stream.process.pid)  # type: ignore[union-attr]
+    finally:
+        stream.stop()
+
+
 def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     LOGS.mkdir(parents=True, exist_ok=True)
@@ -265,6 +291,11 @@ def main() -> None:
                 beat.stop()
         if "f" in PARTS:
             worker = bench_providers(env, worker, start_worker, results)
+        if "g" in PARTS:
+            log(
+                f"g. inbox: order -> stream latency with {N_STREAMS} streams open, then {N_IDLE} idle streams"
+            )
+            results["inbox"] = bench_stream(env)
     finally:
         worker.stop()
     if "c" in PARTS:
@@ -319,6 +350,7 @@ def _print_rest(r: dict[str, Any], rows: list[tuple[str, str, str, Any]]) -> Non
                      f"delivering {d['delivery_per_s']}/s", f"~{d['estimated_delivery_seconds']} s"))  # fmt: skip
     rows += schedule_rows(r)
     rows += provider_rows(r)
+    rows += inbox_rows(r)
     print()
     print(f"{'benchmark':32} {'measured':52} {'beside it':28} ratio")
     for name, measured, beside, ratio in rows:

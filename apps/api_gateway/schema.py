@@ -53,12 +53,17 @@ def error_response(status: int, description: str | None = None) -> OpenApiRespon
     return OpenApiResponse(ErrorSerializer, description=description or ERROR_DESCRIPTIONS[status])
 
 
+# The customer's browser's routes (apps/inbox), with an inbox token instead of an API key.
+BROWSER_PREFIX = "/inbox/"
+
+
 class AutoSchema(SpectacularAutoSchema):
-    """Adds to every /api/v1/ operation the errors it can answer, besides those a view declares."""
+    """Adds to every /api/v1/ and /inbox/ operation the errors it can answer, besides those a view declares."""
 
     def _error_statuses(self) -> set[int]:
-        statuses = {401, 429}
-        if self.method in ("POST", "PUT", "PATCH", "DELETE"):
+        browser = self.path.startswith(BROWSER_PREFIX)  # an inbox token: no key, no scope, no throttle
+        statuses = {401} if browser else {401, 429}
+        if self.method in ("POST", "PUT", "PATCH", "DELETE") and not browser:
             statuses |= {403}
         if self.method in ("POST", "PUT", "PATCH"):
             statuses |= {400, 413, 415}
@@ -70,7 +75,7 @@ class AutoSchema(SpectacularAutoSchema):
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)
-        if not self.path.startswith("/api/v1/"):
+        if not self.path.startswith(("/api/v1/", BROWSER_PREFIX)):
             return responses
         for status in sorted(self._error_statuses()):
             if str(status) not in responses:

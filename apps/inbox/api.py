@@ -102,11 +102,13 @@ class CustomerInboxTokenApi(APIView):
 
 
 class InboxTokenAuthentication(BaseAuthentication):
-    """`Authorization: Bearer <token>` or `?token=`: the customer the token names."""
+    """`Authorization: Bearer <token>`, or `?token=` for reads (what a page can put in a link or an
+    EventSource URL; a change is never made on the strength of a URL): the customer the token names."""
 
     def authenticate(self, request: Request) -> tuple[Any, InboxToken]:
-        raw = token_from(request.query_params.get("token"), request.META.get("HTTP_AUTHORIZATION"))
+        query = request.query_params.get("token") if request.method in ("GET", "HEAD") else None
         try:
+            raw = token_from(query, request.META.get("HTTP_AUTHORIZATION"))
             token = token_check(raw)
         except BadToken as exc:
             raise exceptions.AuthenticationFailed(str(exc)) from None
@@ -124,7 +126,7 @@ class HasInboxToken(permissions.BasePermission):
 TOKEN_PARAMETER = OpenApiParameter(
     "token", str, required=False, description="The inbox token, when no Authorization header is sent."
 )
-UNAUTHORIZED = {401: error_response(401, "Missing, bad or expired inbox token.")}
+UNAUTHORIZED = {401: error_response(401, "A missing, bad or expired inbox token (`not_authenticated`).")}
 
 
 class BrowserApi(APIView):
@@ -161,7 +163,6 @@ class BrowserInboxCountsApi(BrowserApi):
 @method_decorator(with_cors, name="dispatch")
 class BrowserInboxMarkApi(BrowserApi):
     @extend_schema(
-        parameters=[TOKEN_PARAMETER],
         request=InboxMarkSerializer,
         responses={200: InboxMarkOutputSerializer, **UNAUTHORIZED},
     )

@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.api_gateway.schema import COMPONENT_RULES
 from apps.api_gateway.serializers import FilterSerializer
 from apps.inbox.models import InboxItem
 from apps.inbox.selectors import STATUSES
@@ -60,9 +61,20 @@ class InboxMarkSerializer(serializers.Serializer):
         return fields
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
-        if ("ids" in data) == bool(data.get("all")):
+        if "all" in data and data["all"] is not True:
+            raise serializers.ValidationError({"all": ['Only true: leave "all" out to mark by "ids".']})
+        if ("ids" in data) == ("all" in data):
             raise serializers.ValidationError({"ids": ['Give "ids" or "all": true (one of them).']})
         return data
+
+
+# The rule between the fields, as the document states it (apps.api_gateway.schema).
+COMPONENT_RULES["InboxMarkRequest"] = {
+    "oneOf": [
+        {"required": ["ids"], "not": {"required": ["all"]}},
+        {"required": ["all"], "properties": {"all": {"const": True}}, "not": {"required": ["ids"]}},
+    ]
+}
 
 
 class InboxMarkOutputSerializer(serializers.Serializer):

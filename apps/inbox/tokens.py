@@ -24,8 +24,9 @@ class InboxToken:
     expires_at: datetime
 
 
-def token_issue(customer_id: int, *, now: datetime | None = None) -> InboxToken:
-    expires_at = (now or datetime.now(UTC)) + timedelta(seconds=settings.INBOX_TOKEN_TTL)
+def token_issue(customer_id: int, *, now: datetime | None = None, ttl: int | None = None) -> InboxToken:
+    """A token for the customer's browser, valid `ttl` seconds (INBOX_TOKEN_TTL by default)."""
+    expires_at = (now or datetime.now(UTC)) + timedelta(seconds=ttl or settings.INBOX_TOKEN_TTL)
     expires = int(expires_at.timestamp())
     token = signing.dumps({"c": customer_id, "e": expires}, salt=SALT)
     return InboxToken(token, customer_id, datetime.fromtimestamp(expires, UTC))
@@ -47,7 +48,11 @@ def token_check(token: str, *, now: datetime | None = None) -> InboxToken:
 
 
 def token_from(query_token: str | None, authorization: str | None) -> str:
-    """The token a request carries: `?token=` or `Authorization: Bearer <token>`."""
+    """The token a request carries: `?token=` or `Authorization: Bearer <token>`; BadToken when it
+    carries two that differ."""
     if authorization and authorization[:7].lower() == "bearer ":
-        return authorization[7:].strip()
+        header = authorization[7:].strip()
+        if query_token is not None and query_token != header:
+            raise BadToken("Two different inbox tokens given (?token= and Authorization); give one.")
+        return header
     return query_token or ""

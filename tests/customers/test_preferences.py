@@ -46,8 +46,8 @@ def test_preferences_default_to_every_channel_on_in_every_category(api: APIClien
         "time_zone": "UTC",
         "quiet_hours": None,
         "categories": {
-            "order_updates": {"telegram": True, "email": True},
-            "marketing": {"telegram": True, "email": True},
+            "order_updates": {"telegram": True, "email": True, "in_app": True},
+            "marketing": {"telegram": True, "email": True, "in_app": True},
         },
         "digest": {},
     }
@@ -62,7 +62,7 @@ def test_put_replaces_preferences_and_get_returns_them(api: APIClient, ada: Cust
     response = api.put(prefs_url(ada), wanted, format="json")
 
     assert response.status_code == 200, response.json()
-    assert response.json()["categories"]["marketing"] == {"telegram": False, "email": True}
+    assert response.json()["categories"]["marketing"] == {"telegram": False, "email": True, "in_app": True}
     assert api.get(prefs_url(ada)).json() == response.json()
     ada.refresh_from_db()
     assert (ada.quiet_hours_start, ada.quiet_hours_end) == (time(22, 0), time(7, 30))

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-APP_SERVICES = {"migrate", "web1", "web2", "worker-telegram", "worker-email", "beat"}
+APP_SERVICES = {"migrate", "web1", "web2", "stream", "worker-telegram", "worker-email", "beat"}
 HA_SERVICES = {"postgres-replica", "redis-replica", *(f"redis-sentinel-{n}" for n in (1, 2, 3))}
 
 
@@ -33,6 +33,8 @@ def test_compose_describes_the_whole_stack() -> None:
     assert services["prometheus"]["profiles"] == ["monitoring"]  # optional
     assert services["worker-telegram"]["environment"]["WORKER_QUEUES"] == "notifications.telegram"
     assert "notifications.email" in services["worker-email"]["environment"]["WORKER_QUEUES"]
+    assert "notifications.in_app" in services["worker-email"]["environment"]["WORKER_QUEUES"]
+    assert services["stream"]["command"] == ["stream"]
     assert services["migrate"]["command"] == ["migrate"]
     for name in APP_SERVICES - {"migrate"}:
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
@@ -72,6 +74,18 @@ def test_image_is_multi_stage_non_root_with_a_healthcheck() -> None:
 def test_nginx_upstream_names_the_web_services() -> None:
     upstream = re.findall(r"server (\w+):8000", (ROOT / "nginx" / "nginx.conf").read_text())
     assert set(upstream) == {name for name in compose()["services"] if name.startswith("web")}
+
+
+def test_nginx_routes_the_inbox_stream_to_the_stream_service_unbuffered() -> None:
+    conf = (ROOT / "nginx" / "nginx.conf").read_text()
+    stream = compose()["services"]["stream"]
+    assert re.findall(r"server (\w+):8001", conf) == ["stream"]
+    assert stream["environment"]["STREAM_PORT"] == "8001"
+    location = conf[conf.index("location = /inbox/stream/") :]
+    location = location[: location.index("}")]
+    assert "proxy_pass http://inbox_stream;" in location
+    assert "proxy_buffering off;" in location
+    assert "proxy_read_timeout 1h;" in location
 
 
 def test_env_example_lists_every_variable_the_settings_read() -> None:

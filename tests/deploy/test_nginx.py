@@ -21,8 +21,9 @@ from django.conf import settings
 from django.db import connection
 
 from apps.api_gateway.services import api_key_create
-from tests.fakes.processes import ROOT, Process
+from tests.fakes.processes import ROOT, Process, stream_server
 from tests.fakes.smtp import free_port
+from tests.fakes.sse import SSEClient
 from tests.fakes.worker import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -30,7 +31,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
-def render_conf(folder: Path, *, listen: int, plain: int, upstreams: list[int]) -> Path:
+def render_conf(folder: Path, *, listen: int, plain: int, upstreams: list[int], stream: int) -> Path:
     """The production files with only the addresses changed to loopback ports (HTTPS on `listen`, on
     127.0.0.1 and on ::1, which is not among the private networks operators-only.conf allows)."""
     shutil.copy(ROOT / "nginx" / "operators-only.conf", folder / "operators-only.conf")
@@ -42,6 +43,9 @@ def render_conf(folder: Path, *, listen: int, plain: int, upstreams: list[int]) 
         servers,
     )
     assert servers in text
+    stream_server = "        server stream:8001 max_fails=2 fail_timeout=5s;\n"
+    assert stream_server in text
+    text = text.replace(stream_server, f"        server 127.0.0.1:{stream} max_fails=2 fail_timeout=5s;\n")
     for old, new in [
         ("listen 80;", f"listen 127.0.0.1:{plain};"),
         (
@@ -109,8 +113,11 @@ def stack(tmp_path: Path, require_postgres: None) -> Iterator[Stack]:
         )
         webs.append(process.start())
         wait_until_up(f"http://127.0.0.1:{port}/health/db/")
+    stream, stream_url = stream_server(env=web_env(0, "stream"), log_path=tmp_path / "stream.log")
     listen, plain = free_port(), free_port()
-    conf = render_conf(tmp_path, listen=listen, plain=plain, upstreams=ports)
+    conf = render_conf(
+        tmp_path, listen=listen, plain=plain, upstreams=ports, stream=int(stream_url.rsplit(":", 1)[1])
+    )
     nginx = Process(
         [
             str(ROOT / "nginx" / "tls-self-signed.sh"),
@@ -127,7 +134,7 @@ def stack(tmp_path: Path, require_postgres: None) -> Iterator[Stack]:
     wait_until_up(f"https://127.0.0.1:{listen}/health/db/", verify=tls)
     yield Stack(f"https://127.0.0.1:{listen}", f"http://127.0.0.1:{plain}", listen, webs, tmp_path, tls)
     nginx.stop(signal.SIGQUIT)
-    for web in webs:
+    for web in [*webs, stream]:
         web.stop()
 
 
@@ -211,3 +218,24 @@ def test_the_unsubscribe_token_is_masked_in_both_access_logs(stack: Stack) -> No
     assert "/unsubscribe/***/" in nginx_log
     assert "/unsubscribe/***/" in web_logs
     assert token not in nginx_log + web_logs
+
+
+def test_the_inbox_stream_passes_through_nginx_as_it_happens(stack: Stack) -> None:
+    """nginx's stream location: each event reaches the browser when it is stored, not when a buffer fills."""
+    from apps.customers.models import Customer
+    from apps.inbox.services import InboxMessage, inbox_store
+    from apps.inbox.tokens import token_issue
+    from apps.notifications.models import Notification
+
+    customer = Customer.objects.create(name="Ada", channels=["in_app"])
+    client = SSEClient(f"{stack.url}/inbox/stream/?token={token_issue(customer.pk).token}", verify=stack.tls)
+    client.open()
+    try:
+        assert client.status == 200
+        assert client.wait(lambda c: c.of("counts"))
+        notification = Notification.objects.create(customer=customer, event="custom", category="marketing")
+        inbox_store([InboxMessage(1, notification.pk, customer.pk, "marketing", "Hi", "through nginx")])
+        assert client.wait(lambda c: c.of("notification"))
+        assert client.of("notification")[0].data["body"] == "through nginx"
+    finally:
+        client.close()

@@ -29,10 +29,11 @@ class SSEClient:
     answer: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     ended: threading.Event = field(default_factory=threading.Event)
+    verify: Any = True
 
     def __post_init__(self) -> None:
         self._opened, self._stop = threading.Event(), threading.Event()
-        self._client = httpx.Client(timeout=httpx.Timeout(5.0, read=None))
+        self._client = httpx.Client(timeout=httpx.Timeout(5.0, read=None), verify=self.verify)
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def open(self) -> "SSEClient":

@@ -189,6 +189,8 @@ def test_marks_touch_only_the_customers_own_items(api: APIClient, make_customer:
         ({"all": True, "as": "deleted"}, "as"),
         ({"all": True}, "as"),
         ({"all": True, "as": "read", "extra": 1}, "extra"),
+        ({"all": False, "as": "read"}, "all"),
+        ({"ids": [1], "all": False, "as": "read"}, "all"),
     ],
 )
 def test_bad_marks_are_400_naming_the_field(
@@ -234,6 +236,8 @@ def test_the_browser_reads_and_marks_with_a_token(api: APIClient, make_customer:
     assert [i["body"] for i in items] == ["mine"]
     assert APIClient().get("/inbox/", {"token": token}).json()["results"] == items
     assert client.get("/inbox/counts/").json() == {"unseen": 1, "unread": 1, "total": 1}
+    in_url = APIClient().post(f"/inbox/mark/?token={token}", {"all": True, "as": "read"}, format="json")
+    assert in_url.status_code == 401  # a change is never made on the strength of a URL
     assert client.post("/inbox/mark/", {"all": True, "as": "read"}, format="json").json() == {"updated": 1}
     assert client.get("/inbox/counts/").json() == {"unseen": 0, "unread": 0, "total": 1}
 

@@ -32,18 +32,10 @@ def templates():
 
 def create(apps, schema_editor):
     NotificationTemplate = apps.get_model("notifications", "NotificationTemplate")
-    TemplateVersion = apps.get_model("notifications", "TemplateVersion")
     for fields in templates():
-        template, created = NotificationTemplate.objects.get_or_create(
-            key=fields["key"],
-            channel="in_app",
-            language=fields["language"],
-            defaults={"subject": fields["subject"], "body_text": fields["body_text"], "body_html": ""},
+        NotificationTemplate.objects.update_or_create(
+            key=fields["key"], channel="in_app", language=fields["language"], defaults={**fields, "body_html": ""}
         )
-        if created:
-            TemplateVersion.objects.create(
-                template=template, version=1, subject=template.subject, body_text=template.body_text, body_html=""
-            )
 
 
 def remove(apps, schema_editor):

@@ -12,7 +12,14 @@ from apps.orders.models import Order
 from apps.orders.services import ItemInput, order_change_status, order_create
 
 DEMO_CUSTOMERS = [
-    {"external_id": "demo-ada", "name": "Ada Lovelace", "email": "ada@example.com", "language": "en"},
+    {
+        "external_id": "demo-ada",
+        "name": "Ada Lovelace",
+        "email": "ada@example.com",
+        "language": "en",
+        # Her messages also reach the in-app inbox: `make run` prints the demo page's address.
+        "channels": ["email", "in_app"],
+    },
     {
         "external_id": "demo-grace",
         "name": "Grace Hopper",
