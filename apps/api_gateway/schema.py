@@ -58,7 +58,8 @@ BROWSER_PREFIX = "/inbox/"
 
 
 class AutoSchema(SpectacularAutoSchema):
-    """Adds to every /api/v1/ and /inbox/ operation the errors it can answer, besides those a view declares."""
+    """Adds to every /api/v1/ and /inbox/ operation the errors it can answer, besides those a view
+    declares."""
 
     def _error_statuses(self) -> set[int]:
         browser = self.path.startswith(BROWSER_PREFIX)  # an inbox token: no key, no scope, no throttle

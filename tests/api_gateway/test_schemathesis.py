@@ -32,22 +32,10 @@ SEED = 20261205
 
 def schemathesis_run(url: str, *options: str) -> str:
     """`schemathesis run` with every check and mode; its report (it must pass)."""
+    command = [str(Path(sys.executable).with_name("schemathesis")), "run", url, "--checks", "all"]
+    command += ["--mode", "all", "--max-examples", str(EXAMPLES_PER_OPERATION), "--seed", str(SEED)]
     run = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("schemathesis")),
-            "run",
-            url,
-            "--checks",
-            "all",
-            "--mode",
-            "all",
-            "--max-examples",
-            str(EXAMPLES_PER_OPERATION),
-            "--seed",
-            str(SEED),
-            "--no-color",
-            *options,
-        ],  # fmt: skip
+        [*command, "--no-color", *options],
         cwd=ROOT,  # schemathesis.toml
         capture_output=True,
         text=True,

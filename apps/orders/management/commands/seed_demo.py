@@ -11,7 +11,7 @@ from apps.customers.services import customer_create
 from apps.orders.models import Order
 from apps.orders.services import ItemInput, order_change_status, order_create
 
-DEMO_CUSTOMERS = [
+DEMO_CUSTOMERS: list[dict[str, Any]] = [
     {
         "external_id": "demo-ada",
         "name": "Ada Lovelace",
