@@ -58,7 +58,7 @@ clean:
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/bench.txt
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk nginx-light >/dev/null)
-	timeout 600 $(BIN)/python bench/run.py
+	timeout 900 $(BIN)/python bench/run.py
 
 # Recompile the hashed locks after changing a range in requirements/*.in (needs PyPI); commit the
 # .in and .txt files together. The runtime lock comes first: the others are constrained to it.

@@ -7,4 +7,8 @@ class InboxConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from apps.api_gateway.health import check_register
         from apps.inbox import schema  # noqa: F401 - registers the token's OpenAPI scheme
+        from apps.inbox.health import check_inbox, inbox_degrades
+
+        check_register("inbox", check_inbox, degrades=inbox_degrades)

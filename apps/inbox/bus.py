@@ -4,6 +4,8 @@ Redis; less often with it, for a publish Redis lost). Workers publish; stream pr
 
 import json
 import logging
+import os
+import socket
 from collections.abc import Iterable
 from typing import Any
 
@@ -40,3 +42,31 @@ def events_publish(events: Iterable[InboxEvent]) -> None:
     except redis.RedisError as exc:
         PUBLISH_FAILURES.inc()
         logger.warning("inbox events not published (%s); stream processes will poll them", exc)
+
+
+BEAT_PREFIX = "inbox:stream:"
+BEAT_TTL = 30
+
+
+def process_beat(open_streams: int, subscribed: bool) -> None:
+    """A stream process says it is alive (for BEAT_TTL seconds), how many streams it holds and
+    whether its Redis subscription runs."""
+    client = get_redis()
+    if client is None:
+        return
+    report = {"open": open_streams, "subscribed": subscribed}
+    client.set(f"{BEAT_PREFIX}{socket.gethostname()}:{os.getpid()}", json.dumps(report), ex=BEAT_TTL)
+
+
+def stream_processes() -> dict[str, dict[str, Any]] | None:
+    """The stream processes heard from in the last BEAT_TTL seconds (None without Redis)."""
+    client = get_redis()
+    if client is None:
+        return None
+    keys = sorted(client.scan_iter(f"{BEAT_PREFIX}*", count=100))
+    values = client.mget(keys) if keys else []
+    return {
+        key.decode()[len(BEAT_PREFIX) :]: json.loads(value)
+        for key, value in zip(keys, values, strict=True)
+        if value is not None
+    }

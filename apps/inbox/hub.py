@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.db.models import Max
 
-from apps.inbox.bus import CHANNEL
+from apps.inbox.bus import CHANNEL, process_beat
 from apps.inbox.models import InboxEvent
 
 logger = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 POLL_LAG = 10.0  # seconds an event's commit may trail the next id's
 SEEN_FOR = 120.0  # seconds an event id is remembered as handed out
 QUEUE_LIMIT = 1000  # events waiting for one slow stream before it is closed (the browser replays)
+HEARTBEAT_EVERY = 10.0  # seconds between this process's reports to /health/
 
 
 @dataclass(eq=False)
@@ -81,6 +82,7 @@ class Hub:
             self._tasks.append(asyncio.create_task(self._poll()))
             if settings.REDIS_URL:
                 self._tasks.append(asyncio.create_task(self._listen()))
+                self._tasks.append(asyncio.create_task(self._heartbeat()))
         listener = Listener(customer_id)
         self.listeners.setdefault(customer_id, set()).add(listener)
         return listener
@@ -138,6 +140,13 @@ class Hub:
             if floors[0][0] <= now - POLL_LAG:
                 floor = max(floor, floors[0][1])
             self._forget_old()
+
+    async def _heartbeat(self) -> None:
+        """What /health/ shows of this process: its open streams and whether it is subscribed."""
+        while True:
+            with contextlib.suppress(Exception):
+                await run_sync(process_beat, self.open_streams, self.redis_live)
+            await asyncio.sleep(HEARTBEAT_EVERY)
 
     async def _listen(self) -> None:
         """The Redis subscription, opened again after any error."""

@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.fakes.sse import SSEClient
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 BIN = Path(sys.executable).parent
 
@@ -75,10 +77,10 @@ def test_check_migrate_seed_twice_and_create_key(tmp_path: Path) -> None:
 
 @pytest.fixture
 def honcho(tmp_path: Path) -> Iterator[tuple[dict[str, str], int]]:
-    """`make run`'s processes (web, worker, scheduler from the Procfile) on a temporary folder."""
+    """`make run`'s processes (web, worker, stream, scheduler from the Procfile) on a temporary folder."""
     env = _embedded_env(tmp_path)
     port = _free_port()
-    env["WEB_PORT"] = str(port)
+    env["WEB_PORT"], env["STREAM_PORT"] = str(port), str(_free_port())
     _manage(env, "migrate", "--noinput")
     log = (tmp_path / "honcho.log").open("w")
     process = subprocess.Popen(
@@ -158,3 +160,52 @@ def test_make_run_processes_serve_the_api_and_run_tasks(
     assert any(order.json()["number"] in mail for mail in mails), (tmp_path / "honcho.log").read_text()[
         -3000:
     ]
+
+
+def test_make_run_streams_the_inbox_without_redis(honcho: tuple[dict[str, str], int], tmp_path: Path) -> None:
+    """The stream process of `make run` polls SQLite: an order's in_app message reaches an open stream."""
+    env, port = honcho
+    key = _manage(env, "create_api_key", "demo").strip().splitlines()[-1]
+    headers, base = {"Authorization": f"Api-Key {key}"}, f"http://127.0.0.1:{port}"
+    customer = None
+    for _ in range(120):
+        try:
+            customer = httpx.post(
+                f"{base}/api/v1/customers/",
+                json={"name": "Ada", "channels": ["in_app"], "external_id": "ada-inbox"},
+                headers=headers,
+            )
+            break
+        except httpx.TransportError:
+            time.sleep(0.5)
+    assert customer is not None
+    assert customer.status_code == 201, customer.text
+    demo = _manage(env, "inbox_demo_url", "ada-inbox").strip().splitlines()[-1]
+    assert demo.startswith(f"http://127.0.0.1:{env['STREAM_PORT']}/inbox/demo/?token=")
+    stream = SSEClient(demo.replace("/inbox/demo/", "/inbox/stream/"))
+    for _ in range(120):
+        try:
+            httpx.get(f"http://127.0.0.1:{env['STREAM_PORT']}/health/", timeout=2)
+            break
+        except httpx.TransportError:
+            time.sleep(0.5)
+    stream.open()
+    try:
+        assert stream.wait(lambda s: s.of("counts"), timeout=30), (tmp_path / "honcho.log").read_text()[
+            -3000:
+        ]
+        order = httpx.post(
+            f"{base}/api/v1/orders/",
+            json={
+                "customer": customer.json()["id"],
+                "items": [{"sku": "M", "name": "Mug", "quantity": 1, "unit_price": "3"}],
+            },
+            headers=headers,
+        )
+        assert order.status_code == 201
+        assert stream.wait(lambda s: s.of("notification"), timeout=60), (tmp_path / "honcho.log").read_text()[
+            -3000:
+        ]
+        assert order.json()["number"] in stream.of("notification")[0].data["subject"]
+    finally:
+        stream.close()

@@ -50,7 +50,11 @@ def test_the_locks_pin_every_package_with_hashes_above_the_advisory_floors() -> 
     for lock in ("prod", "dev", "bench"):
         text = (ROOT / "requirements" / f"{lock}.txt").read_text()
         entries = re.findall(
-            r"^([A-Za-z0-9_.-]+)==([^ \\]+) \\\n((?:\s+--hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)", text, re.M
+            # name==version, an environment marker perhaps (uvloop: not on Windows), then the hashes
+            r"^([A-Za-z0-9_.-]+)==([^ \\]+)(?: ; [^\\\n]+)? \\\n"
+            r"((?:\s+--hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)",
+            text,
+            re.M,
         )
         requirements = [line for line in text.splitlines() if line and not line.startswith((" ", "#"))]
         assert len(entries) == len(requirements), lock  # nothing unpinned or without a hash

@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from tests.fakes.worker import wait_for
+
 
 @dataclass
 class Event:
@@ -83,12 +85,7 @@ class SSEClient:
         return ids[-1] if ids else None
 
     def wait(self, predicate: Callable[["SSEClient"], object], timeout: float = 15.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate(self):
-                return True
-            time.sleep(0.02)
-        return bool(predicate(self))
+        return bool(wait_for(lambda: predicate(self), timeout=timeout, interval=0.02))
 
     def close(self) -> None:
         """Stop reading (at the next line: the server's heartbeats bound the wait) and disconnect."""

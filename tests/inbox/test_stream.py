@@ -20,7 +20,7 @@ from tests.fakes.processes import Process, stream_server
 from tests.fakes.smtp import FakeSMTP
 from tests.fakes.sse import SSEClient
 from tests.fakes.telegram import FakeTelegram
-from tests.fakes.worker import worker_env
+from tests.fakes.worker import wait_for, worker_env
 
 ORIGIN = "https://shop.example"
 STREAM_ENV = {
@@ -264,3 +264,20 @@ def test_the_stream_process_serves_the_browser_api_and_the_demo(
     demo = httpx.get(f"{streams[0]}/inbox/demo/", params={"token": token})
     assert demo.status_code == 200
     assert "inbox/demo.js" in demo.text
+
+
+def test_health_counts_the_stream_processes_and_their_streams(
+    transactional_db: None, streams: list[str], clients: list[SSEClient]
+) -> None:
+    token = token_issue(inbox_customer().pk).token
+    for url in streams:
+        assert open_stream(clients, url, token).wait(lambda s: s.of("counts"))
+
+    def inbox_health() -> dict[str, Any]:
+        return dict(APIClient().get("/health/").json()["checks"]["inbox"])
+
+    assert wait_for(lambda: (inbox_health().get("stream_processes") or 0) >= 2)
+    health = inbox_health()
+    assert health["transport"] == "redis"
+    assert health["streams_open"] >= 2
+    assert health["unsubscribed"] == []
