@@ -243,6 +243,8 @@ def _stack(env: dict[str, str]) -> Iterator[str]:
         "rate=50r/s", "rate=100000r/s"
     )
     conf = conf.replace("access_log /dev/stdout;", "access_log off;")
+    # No stream process in this part: its upstream only has to resolve.
+    conf = conf.replace("server stream:8001", f"server 127.0.0.1:{free_port()}")
     (LOGS / "nginx.conf").write_text(conf)
     nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
     nginx = Process(

@@ -281,3 +281,19 @@ def test_health_counts_the_stream_processes_and_their_streams(
     assert health["transport"] == "redis"
     assert health["streams_open"] >= 2
     assert health["unsubscribed"] == []
+
+
+def test_the_stream_process_counts_its_streams_and_events_in_metrics(
+    transactional_db: None, streams: list[str], clients: list[SSEClient]
+) -> None:
+    customer = inbox_customer()
+    stream = open_stream(clients, streams[1], token_issue(customer.pk).token)
+    assert stream.wait(lambda s: s.of("counts"))
+    store(customer, "counted", 40)
+    assert stream.wait(lambda s: s.of("notification"))
+    metrics = httpx.get(f"{streams[1]}/metrics/").text
+    samples = dict(
+        line.rsplit(" ", 1) for line in metrics.splitlines() if line.startswith("inbox_") and " " in line
+    )
+    assert float(samples["inbox_streams_open"]) >= 1
+    assert float(samples['inbox_events_streamed_total{kind="notification"}']) >= 1

@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from apps.inbox.models import InboxItem
 from apps.notifications.models import Delivery, DigestWindow, Notification
 from tests.fakes.smtp import FakeSMTP, text_of
 from tests.fakes.telegram import FakeTelegram
@@ -187,3 +188,19 @@ def test_a_telegram_digest_is_one_message_to_the_chat(
     assert "S0: &lt;b&gt;0&lt;/b&gt;" in text  # the held messages' text, escaped once for HTML mode
     assert "S1: &lt;b&gt;1&lt;/b&gt;" in text
     assert {Delivery.objects.get(notification_id=n["id"]).status for n in sent} == {"sent"}
+
+
+def test_an_inbox_digest_is_one_item(api: APIClient, make_customer: Any) -> None:
+    made = make_customer(name="Ada", email="", channels=["in_app"])
+    preferences(api, made["id"], digest={"marketing": {"in_app": "every:5"}})
+    body = {"customer": made["id"], "channels": ["in_app"]}
+    sent = [
+        api.post(SEND, {**body, "subject": f"Offer {n}", "message": f"Deal {n}"}, format="json").json()
+        for n in range(2)
+    ]
+    assert wait_for(lambda: settled([n["id"] for n in sent]))
+    items = list(InboxItem.objects.filter(customer_id=made["id"]))
+    assert len(items) == 1
+    assert items[0].subject == "Your 2 updates"
+    assert "Offer 0: Deal 0" in items[0].body
+    assert "Offer 1: Deal 1" in items[0].body
