@@ -20,7 +20,8 @@ def test_health_reports_every_check() -> None:
 
     body = response.json()
     assert response.status_code == 200
-    assert set(body["checks"]) == {"database", "redis", "celery", "channels"}
+    assert set(body["checks"]) == {"database", "redis", "celery", "channels", "inbox"}
+    assert body["checks"]["inbox"]["transport"] in {"redis", "database"}
     assert body["checks"]["database"]["status"] == "ok"
     assert body["checks"]["channels"]["telegram"] == {"configured": False, "circuit": "closed"}
     assert body["status"] in {"ok", "degraded"}
