@@ -89,6 +89,14 @@ async def _open_all(streams: list[Stream], port: int, tokens: dict[int, str]) ->
     return tasks
 
 
+async def _close_all(streams: list[Stream], tasks: list["asyncio.Task[None]"]) -> None:
+    for stream in streams:
+        stream.close()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def _change_orders(orders: list[Any], changed: dict[int, float]) -> None:
     from django.db import close_old_connections
 
@@ -119,11 +127,7 @@ async def _latency(port: int, customers: list[tuple[int, Any]], tokens: dict[int
     mover.join()
     latencies = sorted(by_customer[c].arrivals[0] - changed[c] for c, _ in orders if by_customer[c].arrivals)
     extra = sum(len(s.arrivals) for s in streams) - len(latencies)
-    for stream in streams:
-        stream.close()
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await _close_all(streams, tasks)
     return {
         "streams": len(streams),
         "changes": len(orders),
@@ -151,11 +155,7 @@ async def _idle(port: int, pid: int, customer_ids: list[int], tokens: dict[int, 
     opened_in = time.monotonic() - started
     await asyncio.sleep(2)
     after = _rss_kb(pid)
-    for stream in streams:
-        stream.close()
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await _close_all(streams, tasks)
     return {
         "streams": len(streams),
         "opened_in_s": round(opened_in, 1),

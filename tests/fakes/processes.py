@@ -74,6 +74,20 @@ class RedisServer(Process):
         raise RuntimeError("private redis-server did not start")
 
 
+def _serving(process: Process, port: int, name: str) -> tuple[Process, str]:
+    """The process and its URL once it answers /health/ (stopped and an error after 30 s)."""
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/health/", timeout=1)
+            return process, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.stop()
+    raise RuntimeError(f"{name} did not answer; see {process.log_path}")
+
+
 def gunicorn(*, env: dict[str, str], log_path: Path, workers: int = 2) -> tuple[Process, str]:
     port = free_port()
     args = [
@@ -88,17 +102,7 @@ def gunicorn(*, env: dict[str, str], log_path: Path, workers: int = 2) -> tuple[
         "--workers",
         str(workers),
     ]
-    process = Process(args, env=env, log_path=log_path).start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{url}/health/", timeout=1)
-            return process, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.stop()
-    raise RuntimeError(f"gunicorn did not answer; see {log_path}")
+    return _serving(Process(args, env=env, log_path=log_path).start(), port, "gunicorn")
 
 
 def celery_beat(*, env: dict[str, str], log_path: Path, schedule: Path) -> Process:
@@ -124,14 +128,4 @@ def stream_server(*, env: dict[str, str], log_path: Path) -> tuple[Process, str]
         sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
         "--port", str(port), "--no-access-log", "--timeout-graceful-shutdown", "2",
     ]  # fmt: skip
-    process = Process(args, env=env, log_path=log_path).start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{url}/health/", timeout=1)
-            return process, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.stop()
-    raise RuntimeError(f"uvicorn did not answer; see {log_path}")
+    return _serving(Process(args, env=env, log_path=log_path).start(), port, "uvicorn")
