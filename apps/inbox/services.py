@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.inbox.bus import events_publish
 from apps.inbox.models import InboxEvent, InboxEventKind, InboxItem
 from apps.inbox.selectors import inbox_counts_many
+from core.utils.dates import iso_utc
 
 MARKS = ("seen", "read", "unread", "archived")
 
@@ -26,10 +27,6 @@ class InboxMessage:
     body: str
 
 
-def _stamp(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
 def item_data(item: InboxItem) -> dict[str, Any]:
     """An item as the API and the stream show it (InboxItemSerializer documents the same fields)."""
     return {
@@ -38,10 +35,10 @@ def item_data(item: InboxItem) -> dict[str, Any]:
         "category": item.category,
         "subject": item.subject,
         "body": item.body,
-        "created_at": _stamp(item.created_at),
-        "seen_at": _stamp(item.seen_at),
-        "read_at": _stamp(item.read_at),
-        "archived_at": _stamp(item.archived_at),
+        "created_at": iso_utc(item.created_at),
+        "seen_at": iso_utc(item.seen_at),
+        "read_at": iso_utc(item.read_at),
+        "archived_at": iso_utc(item.archived_at),
     }
 
 

@@ -6,10 +6,10 @@ change, so a subscriber's writes (the webhook outbox) commit or roll back with i
 """
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from apps.notifications.models import Delivery
+from core.utils.dates import iso_utc
 
 FINAL_DELIVERY_STATUSES = ("sent", "failed", "skipped")
 
@@ -39,10 +39,6 @@ class NotificationsCompleted:
     notification_ids: tuple[int, ...]
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
-
-
 def delivery_data(delivery: Delivery) -> dict[str, Any]:
     """A delivery as the status API shows it, with its notification, customer and order."""
     notification = delivery.notification
@@ -57,8 +53,8 @@ def delivery_data(delivery: Delivery) -> dict[str, Any]:
         "attempts": delivery.attempts,
         "last_error": delivery.last_error,
         "provider_message_id": delivery.provider_message_id,
-        "next_attempt_at": _iso(delivery.next_attempt_at),
-        "sent_at": _iso(delivery.sent_at),
+        "next_attempt_at": iso_utc(delivery.next_attempt_at),
+        "sent_at": iso_utc(delivery.sent_at),
     }
 
 

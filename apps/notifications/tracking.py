@@ -25,6 +25,7 @@ from apps.notifications.suppressions import suppressions_add
 from core.outbox.drain import DrainResult
 from core.patterns.observer import event_bus
 from core.utils.bulk import bulk_write
+from core.utils.dates import iso_utc
 
 logger = logging.getLogger(__name__)
 
@@ -190,6 +191,6 @@ def event_output(event: ProviderEvent) -> dict[str, Any]:
     """A provider event as the status API and the webhook events show it."""
     return {
         "type": event.event_type,
-        "at": event.occurred_at.isoformat().replace("+00:00", "Z"),
+        "at": iso_utc(event.occurred_at),
         "detail": event.detail,
     }

@@ -11,13 +11,14 @@ from apps.webhooks import dispatch
 from apps.webhooks.models import EventType, WebhookEndpoint, WebhookMessage
 from apps.webhooks.selectors import endpoints_subscribed
 from apps.webhooks.signing import message_id_new, secret_new
+from core.utils.dates import iso_utc
 
 # After a rotation the previous secret signs too, this long.
 ROTATION_OVERLAP = timedelta(hours=24)
 
 
 def message_body(message_id: str, type_: str, data: dict[str, Any]) -> dict[str, Any]:
-    now = timezone.now().isoformat().replace("+00:00", "Z")
+    now = iso_utc(timezone.now())
     return {"id": message_id, "type": type_, "timestamp": now, "data": data}
 
 

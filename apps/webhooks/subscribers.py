@@ -12,6 +12,7 @@ from apps.webhooks.models import EventType, WebhookEndpoint
 from apps.webhooks.selectors import endpoints_changed, endpoints_subscribed
 from apps.webhooks.services import messages_create
 from core.patterns.observer import event_bus
+from core.utils.dates import iso_utc
 
 
 def on_deliveries_finished(event: DeliveriesFinished) -> None:
@@ -40,7 +41,7 @@ def notification_data(notification: Any) -> dict[str, Any]:
         "strategy": notification.strategy,
         "priority": notification.priority,
         "order_id": notification.order_id,
-        "created_at": notification.created_at.isoformat().replace("+00:00", "Z"),
+        "created_at": iso_utc(notification.created_at),
         "deliveries": [
             {
                 k: v

@@ -46,6 +46,23 @@ def _manage(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
+def _serving(url: str) -> httpx.Response | None:
+    """`url`'s /health/ answer once the process serves it (None after a minute)."""
+    for _ in range(120):
+        try:
+            return httpx.get(f"{url}/health/", timeout=2)
+        except httpx.TransportError:
+            time.sleep(0.5)
+    return None
+
+
+def _order(base: str, headers: dict[str, str], customer_id: int) -> httpx.Response:
+    item = {"sku": "M", "name": "Mug", "quantity": 1, "unit_price": "3"}
+    return httpx.post(
+        f"{base}/api/v1/orders/", json={"customer": customer_id, "items": [item]}, headers=headers
+    )
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -108,13 +125,7 @@ def test_make_run_processes_serve_the_api_and_run_tasks(
     env, port = honcho
     key = _manage(env, "create_api_key", "demo").strip().splitlines()[-1]
     base = f"http://127.0.0.1:{port}"
-    health = None
-    for _ in range(120):
-        try:
-            health = httpx.get(f"{base}/health/", timeout=2)
-            break
-        except httpx.TransportError:
-            time.sleep(0.5)
+    health = _serving(base)
     assert health is not None, (tmp_path / "honcho.log").read_text()
     assert health.status_code == 200
 
@@ -140,14 +151,7 @@ def test_make_run_processes_serve_the_api_and_run_tasks(
 
     # An order's email goes the whole way on SQLite: outbox row, drain woken through the SQLite
     # broker, the batch claim without row locks, the file email backend.
-    order = httpx.post(
-        f"{base}/api/v1/orders/",
-        json={
-            "customer": customer.json()["id"],
-            "items": [{"sku": "M", "name": "Mug", "quantity": 1, "unit_price": "3"}],
-        },
-        headers=headers,
-    )
+    order = _order(base, headers, customer.json()["id"])
     assert order.status_code == 201
     mails: list[str] = []
     for _ in range(120):
@@ -167,41 +171,23 @@ def test_make_run_streams_the_inbox_without_redis(honcho: tuple[dict[str, str], 
     env, port = honcho
     key = _manage(env, "create_api_key", "demo").strip().splitlines()[-1]
     headers, base = {"Authorization": f"Api-Key {key}"}, f"http://127.0.0.1:{port}"
-    customer = None
-    for _ in range(120):
-        try:
-            customer = httpx.post(
-                f"{base}/api/v1/customers/",
-                json={"name": "Ada", "channels": ["in_app"], "external_id": "ada-inbox"},
-                headers=headers,
-            )
-            break
-        except httpx.TransportError:
-            time.sleep(0.5)
-    assert customer is not None
+    assert _serving(base) is not None, (tmp_path / "honcho.log").read_text()
+    customer = httpx.post(
+        f"{base}/api/v1/customers/",
+        json={"name": "Ada", "channels": ["in_app"], "external_id": "ada-inbox"},
+        headers=headers,
+    )
     assert customer.status_code == 201, customer.text
     demo = _manage(env, "inbox_demo_url", "ada-inbox").strip().splitlines()[-1]
     assert demo.startswith(f"http://127.0.0.1:{env['STREAM_PORT']}/inbox/demo/?token=")
     stream = SSEClient(demo.replace("/inbox/demo/", "/inbox/stream/"))
-    for _ in range(120):
-        try:
-            httpx.get(f"http://127.0.0.1:{env['STREAM_PORT']}/health/", timeout=2)
-            break
-        except httpx.TransportError:
-            time.sleep(0.5)
+    assert _serving(f"http://127.0.0.1:{env['STREAM_PORT']}") is not None
     stream.open()
     try:
         assert stream.wait(lambda s: s.of("counts"), timeout=30), (tmp_path / "honcho.log").read_text()[
             -3000:
         ]
-        order = httpx.post(
-            f"{base}/api/v1/orders/",
-            json={
-                "customer": customer.json()["id"],
-                "items": [{"sku": "M", "name": "Mug", "quantity": 1, "unit_price": "3"}],
-            },
-            headers=headers,
-        )
+        order = _order(base, headers, customer.json()["id"])
         assert order.status_code == 201
         assert stream.wait(lambda s: s.of("notification"), timeout=60), (tmp_path / "honcho.log").read_text()[
             -3000:
