@@ -3,6 +3,7 @@ running drain goes again for it, so a burst of commits does not put a second dra
 a second worker process; nothing committed is missed in any order of the two."""
 
 import json
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -215,7 +216,7 @@ def test_a_burst_of_commits_during_a_drain_is_drained_by_it(
     drain running and leaves it a request instead of starting a second drain on the worker's other
     process. All of them go out once, over the running drain's connections (before turns, the burst
     started a second drain, which opened connections of its own)."""
-    fake_smtp.data_delay = 0.5
+    fake_smtp.gate = threading.Event()  # the first message's DATA waits until the burst is in
     customers = Customer.objects.bulk_create(
         Customer(name=f"Burst {n}", email=f"burst{n}@example.com", channels=["email"]) for n in range(11)
     )
@@ -227,9 +228,10 @@ def test_a_burst_of_commits_during_a_drain_is_drained_by_it(
             )
 
     send(customers[0])
-    assert wait_for(lambda: Delivery.objects.filter(status="sending").exists(), timeout=30)
-    for customer in customers[1:]:  # within the first send's half second
+    assert wait_for(lambda: fake_smtp.held == 1, timeout=30)
+    for customer in customers[1:]:  # while the first send is held, its drain holding the turn
         send(customer)
+    fake_smtp.gate.set()
 
     assert wait_for(lambda: len(fake_smtp.messages) == 11, timeout=60)
     assert sorted(str(m["To"]) for m in fake_smtp.messages) == sorted(c.email for c in customers)

@@ -48,6 +48,12 @@ class _Handler:
             return scripted
         if self.fake.data_delay:
             await asyncio.sleep(self.fake.data_delay)
+        gate = self.fake.gate
+        if gate is not None and not gate.is_set():
+            with self.fake.lock:
+                self.fake.held += 1
+            while not gate.is_set():  # the server's loop serves other sessions meanwhile
+                await asyncio.sleep(0.01)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.fake.lock:
             self.fake.messages.append(message)
@@ -77,6 +83,9 @@ class FakeSMTP:
         self._controller.stop()
 
     def reset(self) -> None:
+        gate = getattr(self, "gate", None)
+        if gate is not None:
+            gate.set()  # release what a failed test left held
         with self.lock:
             self.messages: list[EmailMessage] = []
             self.replies: list[Reply] = []
@@ -85,6 +94,10 @@ class FakeSMTP:
             self.connections: set[Any] = set()
             # Seconds each DATA takes: a slow provider, so a test can catch a batch mid-send.
             self.data_delay = 0.0
+            # While set and closed, each DATA waits for it to open (`held` counts them): a send the
+            # test holds for as long as it needs, whatever the machine's load.
+            self.gate: threading.Event | None = None
+            self.held = 0
 
     def answer(self, stage: str, reply: str, *, times: float = 1, address: str | None = None) -> None:
         with self.lock:

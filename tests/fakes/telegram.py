@@ -95,6 +95,8 @@ class FakeTelegram:
             self.rate_limited = 0
             self.failed_calls = 0
             self.limited_by: list[str] = []
+            # Every sendMessage answered: (chat_id, text, monotonic time, status, retry_after or 0).
+            self.attempts: list[tuple[str, str, float, int, float]] = []
             self.rules: list[Rule] = []
             self._recent: deque[float] = deque()
             self._last_per_chat: dict[str, float] = {}
@@ -106,6 +108,22 @@ class FakeTelegram:
     def texts(self, chat_id: object | None = None) -> list[str]:
         with self._lock:
             return [m["text"] for m in self.messages if chat_id is None or m["chat_id"] == str(chat_id)]
+
+    def retried_too_soon(self) -> list[tuple[str, float, float]]:
+        """Each 429 whose message (its chat and text) was tried again before its `retry_after` had
+        passed: (chat, the seconds it waited, the seconds it was told). Empty when every 429 was
+        honoured, which is what a client owes Telegram; whether any 429 happens at all depends on the
+        machine's load (a send counted a little late in a window), so speed claims live in bench/."""
+        with self._lock:
+            attempts = list(self.attempts)
+        early = []
+        for index, (chat, text, at, status, retry_after) in enumerate(attempts):
+            if status != 429:
+                continue
+            later = next((a for a in attempts[index + 1 :] if a[0] == chat and a[1] == text), None)
+            if later is not None and later[2] - at < retry_after:
+                early.append((chat, later[2] - at, retry_after))
+        return early
 
     # --- scripting ---
     def fail(
@@ -161,7 +179,11 @@ class FakeTelegram:
                 return 200, {"ok": True, "result": info}, {}
             if method.lower() != "sendmessage":
                 return 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}, {}
-            return self._send_message(params)
+            status, body, headers = self._send_message(params)
+            retry_after = float(body.get("parameters", {}).get("retry_after", 0)) if status == 429 else 0.0
+            chat, text = str(params.get("chat_id", "")), str(params.get("text", ""))
+            self.attempts.append((chat, text, time.monotonic(), status, retry_after))
+            return status, body, headers
 
     def _set_webhook(self, params: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
         url, secret = str(params.get("url", "")), params.get("secret_token")

@@ -61,6 +61,9 @@ class SignedReceiver:
         self.secrets: list[str] = []
         self.answers: list[int] = []
         self.delay = 0.0  # seconds before each answer: a slow receiver
+        # When set, each request waits at it before answering (a request finding it broken answers
+        # 503): requests that must all be in flight at once pass it, whatever the machine's load.
+        self.barrier: threading.Barrier | None = None
         self.location = ""  # sent as Location with every answer (a 3xx pointing elsewhere)
         self.received: list[dict[str, Any]] = []  # every request: id, type, status answered, verified
         self.in_flight = self.most_in_flight = 0  # requests being answered at once, and the most seen
@@ -113,9 +116,15 @@ class SignedReceiver:
                     receiver.in_flight += 1
                     receiver.most_in_flight = max(receiver.most_in_flight, receiver.in_flight)
                 time.sleep(receiver.delay)
+                met = True
+                if receiver.barrier is not None:
+                    try:
+                        receiver.barrier.wait()
+                    except threading.BrokenBarrierError:
+                        met = False
                 with receiver._lock:
                     receiver.in_flight -= 1
-                    status = receiver.answers.pop(0) if receiver.answers else 200
+                    status = receiver.answers.pop(0) if receiver.answers else 200 if met else 503
                     receiver.received.append(
                         {
                             "id": headers.get("webhook-id"),

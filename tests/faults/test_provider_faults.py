@@ -3,6 +3,7 @@ the circuit. Counts are read from what the fake servers received and what the da
 
 from typing import Any
 
+import httpx
 import pytest
 from django.conf import settings
 
@@ -10,7 +11,7 @@ from apps.customers.models import Customer
 from apps.notifications.models import Delivery, DeliveryAttempt, Notification
 from apps.notifications.planning import MessageSource, notification_create
 from tests.fakes.smtp import FakeSMTP
-from tests.fakes.telegram import FakeTelegram
+from tests.fakes.telegram import TOKEN, FakeTelegram
 from tests.fakes.worker import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("integration")]
@@ -84,6 +85,21 @@ def test_telegram_429_waits_retry_after_and_costs_no_attempt(
     assert (second.started_at - first.started_at).total_seconds() >= 2
     assert delivery.throttled_attempts == 1
     assert fake_telegram.texts(CHAT) == ["Hello"]
+    assert fake_telegram.retried_too_soon() == []
+
+
+def test_the_fake_telegram_tells_a_429_retried_too_soon(fake_telegram: FakeTelegram) -> None:
+    """The check the fault tests make after a drain can fail: a message sent again at once after a 429
+    telling it to wait 2 s is reported."""
+    fake_telegram.fail(429, "Too Many Requests: retry after 2", chat_id=CHAT, parameters={"retry_after": 2})
+    url = f"{fake_telegram.url}/bot{TOKEN}/sendMessage"
+
+    codes = [httpx.post(url, json={"chat_id": CHAT, "text": "Hello"}).status_code for _ in range(2)]
+
+    assert codes == [429, 200]
+    [(chat, waited, told)] = fake_telegram.retried_too_soon()
+    assert (chat, told) == (str(CHAT), 2)
+    assert waited < told
 
 
 def test_telegram_403_fails_at_once_marks_contact_and_fails_over(

@@ -2,7 +2,7 @@
 Sentinels; gunicorn, a worker and beat configured with REDIS_SENTINELS only. Orders are posted at a
 steady pace while the master is killed with SIGKILL and the Sentinels promote the replica: every
 request answers 2xx, every order's email and Telegram message arrives, none twice (no worker dies,
-so nothing is in doubt), and the fake Telegram server never answers 429."""
+so nothing is in doubt), and every 429 the fake Telegram server answers is honoured."""
 
 import signal
 import time
@@ -28,7 +28,10 @@ pytestmark = [pytest.mark.slow]
 
 RATE = 10  # orders per second
 CHANNELS = ["telegram", "email"]
-BEFORE, AFTER = 3.0, 8.0  # seconds of orders before the kill, and after it
+# Seconds of orders before the kill, and after the Sentinels have named the new master; how long the
+# promotion takes depends on the machine's load, so orders keep coming until it has happened (at most
+# PROMOTION_LIMIT seconds after the kill).
+BEFORE, AFTER, PROMOTION_LIMIT = 3.0, 5.0, 120.0
 
 
 @pytest.fixture
@@ -87,12 +90,18 @@ def test_master_killed_during_steady_orders_loses_nothing(
     killed_at: float | None = None
     promoted_after: float | None = None
     posted = 0
-    while time.monotonic() - started < BEFORE + AFTER:
-        if killed_at is None and time.monotonic() - started >= BEFORE:
+    while True:
+        now = time.monotonic()
+        if killed_at is None and now - started >= BEFORE:
             group.master.stop(signal.SIGKILL)
-            killed_at = time.monotonic()
+            killed_at = now
         if killed_at is not None and promoted_after is None and group.master_port() not in (None, old_master):
-            promoted_after = time.monotonic() - killed_at
+            promoted_after = now - killed_at
+        if killed_at is not None and (
+            (promoted_after is not None and now - killed_at >= promoted_after + AFTER)
+            or now - killed_at >= PROMOTION_LIMIT
+        ):
+            break
         body = {
             "customer": customers[posted % len(customers)].pk,
             "items": [{"sku": "MUG", "name": "Mug", "quantity": 1, "unit_price": "9.99"}],
@@ -125,7 +134,7 @@ def test_master_killed_during_steady_orders_loses_nothing(
     assert len(emails) == posted
     assert len(telegrams) == posted
     assert duplicates == 0  # no worker died: nothing was sent without being recorded
-    assert fake_telegram.rate_limited == 0
+    assert fake_telegram.retried_too_soon() == []
 
 
 def _wall(monotonic_at: float) -> datetime:
