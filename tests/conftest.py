@@ -1,5 +1,6 @@
 """Shared fixtures: API keys and clients, customers and orders made through the API, event recording."""
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from core.patterns.observer import event_bus
 from core.utils.net import port_open
 from tests.fakes.esp import FakePostmark
 from tests.fakes.smtp import FakeSMTP
+from tests.fakes.stack import Stack, private_stack
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.worker import CeleryWorker, provider_settings, seed_default_templates, wait_for, worker_env
 
@@ -262,3 +264,25 @@ def integration(
     # The worker finishes with this test's rows before pytest-django truncates the tables (the
     # autouse fixture above settles it again; by then there is nothing left).
     worker_settle()
+
+
+@pytest.fixture
+def stacks(
+    transactional_db: None,
+    require_redis: str,
+    fake_telegram: FakeTelegram,
+    fake_smtp: FakeSMTP,
+    tmp_path: Path,
+) -> Iterator[Callable[..., Stack]]:
+    """Start private stacks of the service's processes (the options of `private_stack` in
+    tests/fakes/stack.py, and `fake_smtp=` for another sink), each logging into a directory of its own;
+    all stopped, and their Redis databases emptied and handed back, after the test."""
+    with contextlib.ExitStack() as started:
+
+        def start(**options: Any) -> Stack:
+            directory = tmp_path / f"stack-{len(list(tmp_path.glob('stack-*')))}"
+            directory.mkdir()
+            options = {"fake_telegram": fake_telegram, "fake_smtp": fake_smtp, **options}
+            return started.enter_context(private_stack(directory, **options))
+
+        yield start

@@ -1,7 +1,6 @@
 """The cache layer on real Redis: an API key verified from the cache costs no query, a revoked key
 stops working at once, and with Redis unreachable every look-up falls back to the database."""
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +14,6 @@ from tests.conftest import error_of
 from tests.fakes.metrics import sample
 
 pytestmark = pytest.mark.django_db
-ROOT = Path(__file__).resolve().parents[2]
 
 UNREACHABLE_REDIS = {
     "default": {
@@ -117,41 +115,21 @@ def test_cache_counters_are_in_the_metrics(require_redis: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
-def test_a_key_revoked_by_another_process_is_refused_at_once_by_gunicorn(
-    tmp_path: Any, fake_telegram: Any, fake_smtp: Any
-) -> None:
+def test_a_key_revoked_by_another_process_is_refused_at_once_by_gunicorn(stacks: Any) -> None:
     """gunicorn has the key cached (Redis, and whatever its process keeps); the revocation comes from
     another process (a management shell, as an operator or the admin would): the next request is 401."""
-    import subprocess
-    import sys
-
-    import httpx
-
-    from tests.fakes.stack import private_stack
+    from tests.fakes.processes import manage
 
     api_key, key = api_key_create(name="revoked elsewhere")
-    with private_stack(
-        tmp_path, fake_telegram=fake_telegram, fake_smtp=fake_smtp, worker=False, web=True
-    ) as stack:
-        headers = {"Authorization": f"Api-Key {key}"}
-        before = [
-            httpx.get(f"{stack.web_url}/api/v1/customers/", headers=headers).status_code for _ in range(4)
-        ]
-        revoke = (
-            "from apps.api_gateway.models import ApiKey; "
-            f"k = ApiKey.objects.get(pk={api_key.pk!r}); k.revoked = True; k.save()"
-        )
-        subprocess.run(
-            [sys.executable, "manage.py", "shell", "-c", revoke],
-            env=stack.env,
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
-        after = [
-            httpx.get(f"{stack.web_url}/api/v1/customers/", headers=headers).status_code for _ in range(4)
-        ]
+    stack = stacks(worker=False, web=True)
+    client = stack.client(key)
+    before = [client.get("/api/v1/customers/").status_code for _ in range(4)]
+    revoke = (
+        "from apps.api_gateway.models import ApiKey; "
+        f"k = ApiKey.objects.get(pk={api_key.pk!r}); k.revoked = True; k.save()"
+    )
+    manage("shell", "-c", revoke, env=stack.env)
+    after = [client.get("/api/v1/customers/").status_code for _ in range(4)]
 
     assert before == [200] * 4
     assert after == [401] * 4

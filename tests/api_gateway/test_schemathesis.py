@@ -10,6 +10,7 @@ an id of nothing stored, 409 for a uniqueness clash (docs/api.md)."""
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,7 @@ from django.core.wsgi import get_wsgi_application
 from apps.api_gateway.services import api_key_create
 from apps.customers.services import customer_create
 from apps.inbox.tokens import token_issue
-from tests.fakes.smtp import FakeSMTP
-from tests.fakes.stack import private_stack
-from tests.fakes.telegram import FakeTelegram
+from tests.fakes.stack import Stack
 from tests.fakes.worker import seed_default_templates
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,30 +48,24 @@ def schemathesis_run(url: str, *options: str) -> str:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@pytest.mark.django_db(transaction=True)
-def test_schemathesis_finds_no_disagreement_in_any_check_or_phase(
-    tmp_path: Path, fake_telegram: FakeTelegram, fake_smtp: FakeSMTP
-) -> None:
+def test_schemathesis_finds_no_disagreement_in_any_check_or_phase(stacks: Callable[..., Stack]) -> None:
     seed_default_templates()
     ada = customer_create(name="Ada", email="ada@example.com", external_id="ada")  # something to find
     _, key = api_key_create(name="fuzz")
-    with private_stack(
-        tmp_path, fake_telegram=fake_telegram, fake_smtp=fake_smtp, worker=False, web=True
-    ) as stack:
-        url = f"{stack.web_url}/api/schema/"
-        report = schemathesis_run(
-            url, "--header", f"Authorization: Api-Key {key}", "--exclude-path-regex", "^/inbox/",
-            "--phases", "examples,coverage,fuzzing,stateful",
-        )  # fmt: skip
-        for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
-            assert f"✅ {phase}" in report, report  # each phase ran (a skipped phase shows no tick)
-        # The browser's routes, with the inbox token they take instead of a key.
-        token = token_issue(ada.pk).token
-        report = schemathesis_run(
-            url, "--header", f"Authorization: Bearer {token}", "--include-path-regex", "^/inbox/",
-            "--phases", "examples,coverage,fuzzing",
-        )  # fmt: skip
-        assert "3 selected / " in report, report
+    url = f"{stacks(worker=False, web=True).web_url}/api/schema/"
+    report = schemathesis_run(
+        url, "--header", f"Authorization: Api-Key {key}", "--exclude-path-regex", "^/inbox/",
+        "--phases", "examples,coverage,fuzzing,stateful",
+    )  # fmt: skip
+    for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
+        assert f"✅ {phase}" in report, report  # each phase ran (a skipped phase shows no tick)
+    # The browser's routes, with the inbox token they take instead of a key.
+    token = token_issue(ada.pk).token
+    report = schemathesis_run(
+        url, "--header", f"Authorization: Bearer {token}", "--include-path-regex", "^/inbox/",
+        "--phases", "examples,coverage,fuzzing",
+    )  # fmt: skip
+    assert "3 selected / " in report, report
 
 
 def test_list_endpoints_are_documented_as_their_envelopes() -> None:

@@ -4,10 +4,7 @@ with gunicorn on DATABASE_URL + DATABASE_REPLICA_URL: list and history reads com
 reads), a replica behind the lag bound and a stopped replica send reads to the primary, and no
 request fails on the way."""
 
-import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -15,14 +12,13 @@ import pytest
 
 from core.db_router import REPLICA, ReplicaRouter, health, reads_from_replica
 from tests.fakes.postgres import ReplicatedCluster
-from tests.fakes.processes import ROOT, Process, gunicorn
+from tests.fakes.processes import manage
 from tests.fakes.smtp import FakeSMTP
+from tests.fakes.stack import Stack
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.worker import wait_for, worker_env
 
 pytestmark = [pytest.mark.slow]
-
-MANAGE = [sys.executable, "manage.py"]
 
 
 @pytest.fixture
@@ -34,43 +30,36 @@ def cluster() -> Iterator[ReplicatedCluster]:
         cluster.stop()
 
 
+def pair_settings(cluster: ReplicatedCluster) -> dict[str, str]:
+    """The settings of the service's processes on the pair (gunicorn's, and a worker's)."""
+    return {
+        "DATABASE_URL": cluster.primary.url,
+        "DATABASE_REPLICA_URL": cluster.replica.url,
+        "DATABASE_REPLICA_CHECK_INTERVAL": "0.2",
+        "CONN_MAX_AGE": "60",  # the replica connection is kept, as in production, and then dies
+        "CACHE_ENABLED": "false",  # a cache must not answer for this private database
+    }
+
+
 @pytest.fixture
 def stack_env(cluster: ReplicatedCluster, fake_telegram: FakeTelegram, fake_smtp: FakeSMTP) -> dict[str, str]:
-    """The environment of the service's processes on the pair (gunicorn's, and a worker's)."""
-    return worker_env(
-        fake_telegram=fake_telegram,
-        fake_smtp=fake_smtp,
-        DATABASE_URL=cluster.primary.url,
-        DATABASE_REPLICA_URL=cluster.replica.url,
-        DATABASE_REPLICA_CHECK_INTERVAL="0.2",
-        CONN_MAX_AGE="60",  # the replica connection is kept, as in production, and then dies
-        CACHE_ENABLED="false",  # the shared test Redis must not answer for this private database
-    )
+    """The environment of a management command on the pair."""
+    return worker_env(fake_telegram=fake_telegram, fake_smtp=fake_smtp, **pair_settings(cluster))
 
 
 @pytest.fixture
-def stack(stack_env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, httpx.Client]]:
+def stack(
+    cluster: ReplicatedCluster, stack_env: dict[str, str], stacks: Callable[..., Stack]
+) -> dict[str, httpx.Client]:
     """Two gunicorns on the pair: `patient` accepts a replica 10 minutes behind, `strict` 1 second."""
-    env, manage = stack_env, MANAGE
-    subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=180)
-    created = subprocess.run(
-        [*manage, "create_api_key", "replica"], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    )
-    key = created.stdout.strip().splitlines()[-1]
-    processes: list[Process] = []
-    clients = {}
-    try:
-        for name, lag in (("patient", "600"), ("strict", "1")):
-            process, url = gunicorn(
-                env={**env, "DATABASE_REPLICA_MAX_LAG": lag}, log_path=tmp_path / f"{name}.log", workers=1
-            )
-            processes.append(process)
-            headers = {"Authorization": f"Api-Key {key}"}
-            clients[name] = httpx.Client(base_url=url, headers=headers, timeout=10)
-        yield clients
-    finally:
-        for process in processes:
-            process.stop()
+    manage("migrate", "-v0", env=stack_env)
+    key = manage("create_api_key", "replica", env=stack_env).strip().splitlines()[-1]
+    return {
+        name: stacks(worker=False, web=True, DATABASE_REPLICA_MAX_LAG=lag, **pair_settings(cluster)).client(
+            key
+        )
+        for name, lag in (("patient", "600"), ("strict", "1"))
+    }
 
 
 def listed(client: httpx.Client, path: str, **params: Any) -> list[dict[str, Any]]:
@@ -104,7 +93,7 @@ def test_list_reads_come_from_the_replica_until_it_lags_or_stops(
     assert order.status_code == 201, order.text  # its reads after the write (the customer) hit the primary
     # A worker on the pair plans the order's notification (on the primary).
     plan = "from apps.notifications.outbox.planner import order_events_plan; order_events_plan(budget=10)"
-    subprocess.run([*MANAGE, "shell", "-c", plan], cwd=ROOT, env=stack_env, check=True, timeout=60)
+    manage("shell", "-c", plan, env=stack_env, timeout=60)
 
     # Lists and history read the replica: Bob and his order's notification are not there yet...
     assert customers_named(patient, "bob@example.com") == 0

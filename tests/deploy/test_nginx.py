@@ -21,8 +21,7 @@ from django.conf import settings
 from django.db import connection
 
 from apps.api_gateway.services import api_key_create
-from tests.fakes.processes import ROOT, Process, stream_server
-from tests.fakes.smtp import free_port
+from tests.fakes.processes import ROOT, Process, free_port, stream_server
 from tests.fakes.sse import SSEClient
 from tests.fakes.worker import wait_for
 

@@ -2,20 +2,18 @@
 docs/operations.md): gunicorn and a worker on amqp://, orders in, messages out at the fakes."""
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 import pytest
-from django.conf import settings
 
 from apps.api_gateway.services import api_key_create
 from apps.notifications.models import Delivery
 from core.utils.net import port_open
-from tests.fakes.processes import gunicorn
 from tests.fakes.smtp import FakeSMTP
+from tests.fakes.stack import Stack
 from tests.fakes.telegram import FakeTelegram
-from tests.fakes.worker import CeleryWorker, broker_purge, wait_for, worker_env
+from tests.fakes.worker import CeleryWorker, wait_for
 
 pytestmark = [pytest.mark.slow]
 
@@ -23,28 +21,14 @@ AMQP_URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 
 @pytest.fixture
-def rabbit_stack(
-    integration: CeleryWorker, fake_telegram: FakeTelegram, fake_smtp: FakeSMTP, tmp_path: Path
-) -> Iterator[str]:
+def rabbit_stack(integration: CeleryWorker, stacks: Callable[..., Stack]) -> str:
     if not port_open("127.0.0.1", 5672):
         if os.environ.get("REQUIRE_SERVICES") == "1":
             pytest.fail("RabbitMQ is required on 127.0.0.1:5672")
         pytest.skip("RabbitMQ is not running")
-    # Its own Redis database for the drains' turns and wake flags: sharing the session worker's, a
-    # drain of that worker (on the Redis broker) could serve this stack's wakes (core/wake.py).
-    state = str(settings.REDIS_URL).rsplit("/", 1)[0] + "/8"
-    broker_purge(state)
-    env = worker_env(
-        fake_telegram=fake_telegram, fake_smtp=fake_smtp, CELERY_BROKER_URL=AMQP_URL, REDIS_URL=state
-    )
-    worker = CeleryWorker(env=env, log_path=tmp_path / "worker.log")
-    worker.start()
-    web, url = gunicorn(env=env, log_path=tmp_path / "gunicorn.log")
-    try:
-        yield url
-    finally:
-        web.stop()
-        worker.stop()
+    # Redis keeps a database of its own for the drains' turns and wake flags: sharing the session
+    # worker's, a drain of that worker (on the Redis broker) could serve this stack's wakes.
+    return stacks(web=True, web_workers=2, CELERY_BROKER_URL=AMQP_URL).web_url
 
 
 def test_orders_are_delivered_through_rabbitmq(

@@ -7,7 +7,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -15,10 +15,11 @@ import pytest
 
 from apps.api_gateway.services import api_key_create
 from apps.notifications.models import Delivery
-from tests.fakes.processes import ROOT, gunicorn
+from tests.fakes.processes import ROOT
 from tests.fakes.smtp import FakeSMTP
+from tests.fakes.stack import Stack
 from tests.fakes.telegram import FakeTelegram
-from tests.fakes.worker import CeleryWorker, broker_purge, seed_default_templates, wait_for, worker_env
+from tests.fakes.worker import seed_default_templates, wait_for
 
 pytestmark = [pytest.mark.slow]
 
@@ -27,37 +28,19 @@ OPS_CHAT = "-1009876543210"
 
 @pytest.fixture
 def seed_client(
-    transactional_db: None,
-    require_redis: str,
-    fake_telegram: FakeTelegram,
-    fake_smtp: FakeSMTP,
-    tmp_path: Path,
-) -> Iterator[httpx.Client]:
-    broker = require_redis.rsplit("/", 1)[0] + "/11"
-    broker_purge(broker)
+    stacks: Callable[..., Stack], fake_telegram: FakeTelegram, fake_smtp: FakeSMTP
+) -> httpx.Client:
     seed_default_templates()  # an earlier transactional test may have truncated them
-    env = worker_env(
-        fake_telegram=fake_telegram,
-        fake_smtp=fake_smtp,
-        CELERY_BROKER_URL=broker,
-        # Turns and wake flags apart from the session worker's too (core/wake.py).
-        REDIS_URL=broker,
+    stack = stacks(
+        seed_command=True,
+        web=True,
         TELEGRAM_CHAT_ID=OPS_CHAT,
         NOTIFICATION_MAX_ATTEMPTS="2",
+        OPS_ALERT_CHANNEL=None,  # a plain .env has no such line
     )
-    env.pop("OPS_ALERT_CHANNEL", None)  # a plain .env has no such line
-    worker = CeleryWorker(env=env, log_path=tmp_path / "worker.log", seed_command=True)
-    worker.start()
-    web, url = gunicorn(env=env, log_path=tmp_path / "gunicorn.log", workers=1)
     fake_telegram.reset()
     fake_smtp.reset()
-    _, key = api_key_create(name="seed")
-    try:
-        yield httpx.Client(base_url=url, headers={"Authorization": f"Api-Key {key}"}, timeout=10)
-    finally:
-        web.stop()
-        worker.stop()
-        broker_purge(broker)
+    return stack.client(api_key_create(name="seed")[1])
 
 
 def test_worker_without_queues_delivers_email_and_telegram(

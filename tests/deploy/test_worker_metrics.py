@@ -5,7 +5,7 @@ made at http://127.0.0.1:WORKER_METRICS_PORT/metrics, with no web process sharin
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -13,12 +13,12 @@ import pytest
 
 from apps.api_gateway.services import api_key_create
 from apps.customers.models import Customer
-from tests.fakes.processes import ROOT, Process, gunicorn
-from tests.fakes.smtp import FakeSMTP, free_port
-from tests.fakes.telegram import FakeTelegram
-from tests.fakes.worker import broker_purge, seed_default_templates, wait_for, worker_env
+from tests.fakes.processes import ROOT, Process, free_port
+from tests.fakes.smtp import FakeSMTP
+from tests.fakes.stack import Stack
+from tests.fakes.worker import seed_default_templates, wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow]
 
 DEFAULT_DIR = ROOT / "var" / "prometheus" / "worker"
 
@@ -29,55 +29,39 @@ def started(worker: Process) -> bool:
 
 @pytest.fixture(params=["own directory", "no directory given"])
 def worker_host(
-    request: pytest.FixtureRequest,
-    require_redis: str,
-    fake_telegram: FakeTelegram,
-    fake_smtp: FakeSMTP,
-    tmp_path: Path,
+    request: pytest.FixtureRequest, stacks: Callable[..., Stack], fake_smtp: FakeSMTP
 ) -> Iterator[tuple[httpx.Client, int, Path]]:
     """gunicorn and a `bin/start worker` on a Redis database of their own (the session's worker must
     not take these tasks)."""
     seed_default_templates()
-    broker = require_redis.rsplit("/", 1)[0] + "/10"
-    broker_purge(broker)
     port = free_port()
-    env = worker_env(
-        fake_telegram=fake_telegram,
-        fake_smtp=fake_smtp,
-        CELERY_BROKER_URL=broker,
-        # Turns and wake flags apart from the session worker's too (core/wake.py).
-        REDIS_URL=broker,
+    stack = stacks(
+        worker=False,
+        web=True,
         WORKER_METRICS_PORT=str(port),
         WORKER_METRICS_ADDR="127.0.0.1",
         PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+        PROMETHEUS_MULTIPROC_DIR=None,  # the web process keeps its own
     )
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env = dict(stack.env)
     directory = DEFAULT_DIR
     if request.param == "own directory":
-        directory = tmp_path / "metrics"
+        directory = stack.directory / "metrics"
         directory.mkdir()
         env["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
     else:
         DEFAULT_DIR.mkdir(parents=True, exist_ok=True)
         (DEFAULT_DIR / "counter_999999.db").write_bytes(b"left over from an earlier run")
     worker = Process(
-        [str(ROOT / "bin" / "start"), "worker"], env=env, log_path=tmp_path / "worker.log"
-    ).start()
-    web, url = gunicorn(env={k: v for k, v in env.items() if k != "PROMETHEUS_MULTIPROC_DIR"},
-                        log_path=tmp_path / "gunicorn.log", workers=1)  # fmt: skip
-    _, key = api_key_create(name="metrics")
+        [str(ROOT / "bin" / "start"), "worker"], env=env, log_path=stack.directory / "worker.log"
+    )
+    stack.processes.append(worker.start())
     fake_smtp.reset()
     try:
-        assert wait_for(lambda: started(worker), timeout=60), worker.log_path.read_text()
-        yield (
-            httpx.Client(base_url=url, headers={"Authorization": f"Api-Key {key}"}, timeout=10),
-            port,
-            directory,
-        )
+        assert wait_for(lambda: started(worker), timeout=60), stack.logs()
+        yield stack.client(api_key_create(name="metrics")[1]), port, directory
     finally:
-        web.stop()
         worker.stop()
-        broker_purge(broker)
         if directory == DEFAULT_DIR:
             shutil.rmtree(DEFAULT_DIR, ignore_errors=True)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.fakes.smtp import free_port
+from tests.fakes.processes import free_port
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 

@@ -1,7 +1,10 @@
-"""Real server processes for fault tests: a private redis-server, gunicorn, celery beat."""
+"""Real server processes for tests: a private redis-server, gunicorn, celery beat, uvicorn, and the
+helpers every test starting processes needs (a free port, waiting until one serves, the tail of its
+log, a `manage.py` command)."""
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -10,9 +13,39 @@ from pathlib import Path
 import httpx
 import redis
 
-from tests.fakes.smtp import free_port
-
 ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def log_tail(*paths: Path, lines: int = 30) -> str:
+    """The last `lines` of each log, headed by its name: the message of an assertion about processes."""
+    return "\n".join(
+        f"--- {path.name}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        for path in paths
+        if path.exists()
+    )
+
+
+def manage(*args: str, env: dict[str, str], timeout: float = 180) -> str:
+    """Run `manage.py ARGS` in a process of its own with `env`; its output, or an error showing it."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"manage.py {' '.join(args)} exited {done.returncode}:\n{done.stdout}{done.stderr}"
+        )
+    return done.stdout
 
 
 class Process:

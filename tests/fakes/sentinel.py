@@ -6,8 +6,7 @@ from pathlib import Path
 
 import redis
 
-from tests.fakes.processes import Process, RedisServer
-from tests.fakes.smtp import free_port
+from tests.fakes.processes import Process, RedisServer, free_port
 
 MASTER_NAME = "notify"
 

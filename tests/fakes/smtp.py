@@ -3,7 +3,6 @@
 import asyncio
 import email
 import email.policy
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -11,6 +10,8 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from tests.fakes.processes import free_port
 
 
 @dataclass
@@ -60,12 +61,6 @@ class _Handler:
             self.fake.connections.add(session.peer)
             self.fake.received_at.append(time.time())
         return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class FakeSMTP:

@@ -54,7 +54,7 @@ class SignedReceiver:
     back on the same port."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
-        from tests.fakes.smtp import free_port
+        from tests.fakes.processes import free_port
 
         self.host = host  # another loopback address is another host (its own circuit)
         self.port = free_port()

@@ -3,15 +3,14 @@
 arrives exactly once, the later ones through the backup."""
 
 from collections import Counter
-from pathlib import Path
+from collections.abc import Callable
 
 from apps.notifications.channels.email import EmailChannel
 from apps.notifications.models import Delivery, DeliveryAttempt
 from tests.fakes.esp import TOKEN, FakePostmark
 from tests.fakes.outbox import outbox_backlog
 from tests.fakes.smtp import FakeSMTP
-from tests.fakes.stack import private_stack
-from tests.fakes.telegram import FakeTelegram
+from tests.fakes.stack import Stack
 from tests.fakes.worker import wait_for
 
 
@@ -32,14 +31,10 @@ def sent() -> int:
     return Delivery.objects.filter(channel="failover-mail", status="sent").count()
 
 
-def test_with_the_sink_down_the_rest_reach_the_backup_each_once(
-    tmp_path: Path, fake_telegram: FakeTelegram, transactional_db: None
-) -> None:
+def test_with_the_sink_down_the_rest_reach_the_backup_each_once(stacks: Callable[..., Stack]) -> None:
     sink, esp = FakeSMTP().start(), FakePostmark()
     try:
-        with private_stack(
-            tmp_path,
-            fake_telegram=fake_telegram,
+        stacks(
             fake_smtp=sink,
             beat=True,
             queues="default,notifications.failover-mail",
@@ -50,12 +45,12 @@ def test_with_the_sink_down_the_rest_reach_the_backup_each_once(
             ANYMAIL_POSTMARK_API_URL=esp.url,
             CIRCUIT_FAILURE_THRESHOLD="3",
             CIRCUIT_RESET_TIMEOUT="60",
-        ):
-            backlog(0, 20)
-            assert wait_for(lambda: sent() == 20, timeout=60)
-            sink.stop()  # the primary goes down: its connections are refused
-            backlog(20, 30)
-            assert wait_for(lambda: sent() == 50, timeout=60)
+        )
+        backlog(0, 20)
+        assert wait_for(lambda: sent() == 20, timeout=60)
+        sink.stop()  # the primary goes down: its connections are refused
+        backlog(20, 30)
+        assert wait_for(lambda: sent() == 50, timeout=60)
     finally:
         esp.stop()
 

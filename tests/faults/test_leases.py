@@ -4,8 +4,8 @@ own drains with no scheduler running (before leases, a fixed two-minute timeout 
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +18,7 @@ from core.outbox.claim import rows_expired
 from core.outbox.lease import LeaseKeeper
 from tests.fakes.outbox import outbox_backlog
 from tests.fakes.smtp import FakeSMTP
-from tests.fakes.stack import private_stack
-from tests.fakes.telegram import FakeTelegram
+from tests.fakes.stack import Stack
 from tests.fakes.worker import wait_for
 
 pytestmark = [
@@ -51,35 +50,32 @@ def sent() -> int:
 
 
 def test_a_killed_workers_claims_come_back_within_a_lease_with_no_scheduler(
-    tmp_path: Path, fake_smtp: FakeSMTP, fake_telegram: FakeTelegram
+    stacks: Callable[..., Stack], fake_smtp: FakeSMTP
 ) -> None:
     backlog(200)
     fake_smtp.reset()
     fake_smtp.data_delay = 0.03  # a slow provider: the kill lands while a batch of 50 is in flight
-    with private_stack(
-        tmp_path,
-        fake_telegram=fake_telegram,
-        fake_smtp=fake_smtp,
+    stack = stacks(
         queues="default,notifications.lease-mail",
         NOTIFICATION_CHANNELS=CHANNELS,
         NOTIFICATION_CLAIM_LEASE="3",
-    ) as stack:
-        assert stack.worker is not None
-        # Started after the backlog: the worker's start-up sweep wakes the channel (no beat runs).
-        in_flight = wait_for(
-            lambda: (
-                len(fake_smtp.messages) >= 40
-                and Delivery.objects.filter(channel="lease-mail", status="sending").count() > 10
-            ),
-            interval=0.01,
-        )
-        assert in_flight
-        stack.worker.kill()
-        held = Delivery.objects.filter(channel="lease-mail", status="sending").count()
-        fake_smtp.data_delay = 0.0
-        stack.worker.start()  # the broker is purged: only the outbox and the leases bring them back
+    )
+    assert stack.worker is not None
+    # Started after the backlog: the worker's start-up sweep wakes the channel (no beat runs).
+    in_flight = wait_for(
+        lambda: (
+            len(fake_smtp.messages) >= 40
+            and Delivery.objects.filter(channel="lease-mail", status="sending").count() > 10
+        ),
+        interval=0.01,
+    )
+    assert in_flight
+    stack.worker.kill()
+    held = Delivery.objects.filter(channel="lease-mail", status="sending").count()
+    fake_smtp.data_delay = 0.0
+    stack.worker.start()  # the broker is purged: only the outbox and the leases bring them back
 
-        assert wait_for(lambda: sent() == 200, timeout=90, interval=0.2)
+    assert wait_for(lambda: sent() == 200, timeout=90, interval=0.2)
 
     per_recipient = Counter(str(m["To"]) for m in fake_smtp.messages)
     duplicates = sum(per_recipient.values()) - len(per_recipient)

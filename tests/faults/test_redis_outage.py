@@ -5,7 +5,7 @@ plain command (`celery -A config worker -l info`) and outlives every outage."""
 
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +14,10 @@ import pytest
 
 from apps.api_gateway.services import api_key_create
 from apps.notifications.models import Delivery
-from tests.fakes.processes import Process, RedisServer, celery_beat, gunicorn
+from tests.fakes.processes import RedisServer
 from tests.fakes.smtp import FakeSMTP
-from tests.fakes.telegram import FakeTelegram
-from tests.fakes.worker import CeleryWorker, wait_for, worker_env
+from tests.fakes.stack import Stack
+from tests.fakes.worker import CeleryWorker, wait_for
 
 pytestmark = [pytest.mark.slow]
 
@@ -25,29 +25,28 @@ OUTAGE_SECONDS = 10
 
 
 @pytest.fixture
-def private_stack(
-    integration: CeleryWorker, fake_telegram: FakeTelegram, fake_smtp: FakeSMTP, tmp_path: Path
-) -> Iterator[tuple[RedisServer, str, CeleryWorker]]:
+def outage_stack(
+    integration: CeleryWorker, stacks: Callable[..., Stack], tmp_path: Path
+) -> Iterator[tuple[RedisServer, Stack]]:
+    """gunicorn (two processes), a worker started with the plain command, and beat, on a private
+    redis-server that the test stops and starts."""
     redis_server = RedisServer(tmp_path / "redis.log").start()
-    env = worker_env(
-        fake_telegram=fake_telegram,
-        fake_smtp=fake_smtp,
-        REDIS_URL=f"{redis_server.url}/0",
-        CELERY_BROKER_URL=f"{redis_server.url}/1",
-        NOTIFICATION_SWEEP_INTERVAL="1",
-        NOTIFICATION_REENQUEUE_AFTER="2",
-    )
-    worker = CeleryWorker(env=env, log_path=tmp_path / "worker.log", seed_command=True)
-    worker.start()
-    web, url = gunicorn(env=env, log_path=tmp_path / "gunicorn.log")
-    beat = celery_beat(env=env, log_path=tmp_path / "beat.log", schedule=tmp_path / "beat-schedule")
-    processes: list[Process] = [web, beat]
+    stack: Stack | None = None
     try:
-        yield redis_server, url, worker
+        stack = stacks(
+            redis_url=f"{redis_server.url}/0",
+            CELERY_BROKER_URL=f"{redis_server.url}/1",
+            seed_command=True,
+            web=True,
+            web_workers=2,
+            beat=True,
+            NOTIFICATION_SWEEP_INTERVAL="1",
+            NOTIFICATION_REENQUEUE_AFTER="2",
+        )
+        yield redis_server, stack
     finally:
-        for process in processes:
-            process.stop()
-        worker.stop()
+        if stack is not None:
+            stack.stop()  # while its Redis still runs (the stacks fixture's teardown comes after this)
         redis_server.stop()
 
 
@@ -64,10 +63,12 @@ def order_client(url: str) -> tuple[httpx.Client, dict[str, Any]]:
 
 
 def test_redis_down_for_10_s_no_5xx_and_everything_arrives(
-    private_stack: tuple[RedisServer, str, CeleryWorker], fake_smtp: FakeSMTP, tmp_path: Path
+    outage_stack: tuple[RedisServer, Stack], fake_smtp: FakeSMTP
 ) -> None:
-    redis_server, url, worker = private_stack
-    client, body = order_client(url)
+    redis_server, stack = outage_stack
+    worker = stack.worker
+    assert worker is not None
+    client, body = order_client(stack.web_url)
     codes: Counter[int] = Counter()
     slowest = {"before": 0.0, "outage": 0.0, "after": 0.0}
 
@@ -99,11 +100,7 @@ def test_redis_down_for_10_s_no_5xx_and_everything_arrives(
         restarts += worker.ensure_running(purge=False)
         return Delivery.objects.filter(channel="email", status="sent").count() == orders
 
-    delivered = wait_for(drained, timeout=120, interval=0.5)
-    assert delivered, "\n".join(
-        f"--- {name}\n" + "\n".join((tmp_path / name).read_text(errors="replace").splitlines()[-25:])
-        for name in ("worker.log", "beat.log", "gunicorn.log")
-    )
+    assert wait_for(drained, timeout=120, interval=0.5), stack.logs()
     subjects = Counter(str(m["Subject"]) for m in fake_smtp.to("ada@example.com"))
     print(
         f"\nredis outage: {orders} orders, status codes {dict(codes)}, slowest request "
@@ -117,20 +114,15 @@ def test_redis_down_for_10_s_no_5xx_and_everything_arrives(
     assert sum(subjects.values()) == orders  # no process died, so no duplicate either
 
 
-def _logs(tmp_path: Path) -> str:
-    return "\n".join(
-        f"--- {name}\n" + "\n".join((tmp_path / name).read_text(errors="replace").splitlines()[-25:])
-        for name in ("worker.log", "beat.log", "gunicorn.log")
-    )
-
-
 def test_same_worker_delivers_after_each_of_three_20_s_outages(
-    private_stack: tuple[RedisServer, str, CeleryWorker], fake_smtp: FakeSMTP, tmp_path: Path
+    outage_stack: tuple[RedisServer, Stack], fake_smtp: FakeSMTP
 ) -> None:
-    redis_server, url, worker = private_stack
+    redis_server, stack = outage_stack
+    worker = stack.worker
+    assert worker is not None
     assert worker.process is not None
     pid = worker.process.pid
-    client, body = order_client(url)
+    client, body = order_client(stack.web_url)
     accepted = 0
     for outage in range(3):
         redis_server.stop()
@@ -144,10 +136,10 @@ def test_same_worker_delivers_after_each_of_three_20_s_outages(
         def delivered(expected: int = accepted) -> bool:
             return Delivery.objects.filter(channel="email", status="sent").count() >= expected
 
-        assert wait_for(delivered, timeout=90, interval=0.5), f"outage {outage + 1}\n{_logs(tmp_path)}"
-        assert worker.process.poll() is None, f"the worker exited in outage {outage + 1}\n{_logs(tmp_path)}"
+        assert wait_for(delivered, timeout=90, interval=0.5), f"outage {outage + 1}\n{stack.logs()}"
+        assert worker.process.poll() is None, f"the worker exited in outage {outage + 1}\n{stack.logs()}"
         assert worker.process.pid == pid
     subjects = Counter(str(m["Subject"]) for m in fake_smtp.to("ada@example.com"))
     print(f"\nthree 20 s outages: {accepted} orders, all delivered by worker pid {pid}")
     assert len(subjects) == accepted
-    assert "Unrecoverable error" not in (tmp_path / "worker.log").read_text(errors="replace")
+    assert "Unrecoverable error" not in (stack.directory / "worker.log").read_text(errors="replace")

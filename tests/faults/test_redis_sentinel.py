@@ -7,22 +7,21 @@ so nothing is in doubt), and every 429 the fake Telegram server answers is honou
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from django.utils import timezone
 
 from apps.api_gateway.services import api_key_create
 from apps.customers.models import Customer
 from apps.notifications.models import Delivery
-from tests.fakes.processes import Process, celery_beat, gunicorn
 from tests.fakes.sentinel import MASTER_NAME, SentinelGroup
 from tests.fakes.smtp import FakeSMTP
+from tests.fakes.stack import Stack
 from tests.fakes.telegram import FakeTelegram
-from tests.fakes.worker import CeleryWorker, wait_for, worker_env
+from tests.fakes.worker import CeleryWorker, wait_for
 
 pytestmark = [pytest.mark.slow]
 
@@ -36,50 +35,39 @@ BEFORE, AFTER, PROMOTION_LIMIT = 3.0, 5.0, 120.0
 
 @pytest.fixture
 def sentinel_stack(
-    integration: CeleryWorker, fake_telegram: FakeTelegram, fake_smtp: FakeSMTP, tmp_path: Path
-) -> Iterator[tuple[SentinelGroup, str]]:
+    integration: CeleryWorker, stacks: Callable[..., Stack], tmp_path: Path
+) -> Iterator[tuple[SentinelGroup, Stack]]:
     group = SentinelGroup(tmp_path).start()
-    env = worker_env(
-        fake_telegram=fake_telegram,
-        fake_smtp=fake_smtp,
-        REDIS_SENTINELS=group.hosts,
-        REDIS_SENTINEL_MASTER=MASTER_NAME,
-        REDIS_URL="redis://sentinel/0",
-        CELERY_BROKER_URL="redis://127.0.0.1:6379/1",  # the Sentinels win over its host, its database stays
-        NOTIFICATION_SWEEP_INTERVAL="1",
-        NOTIFICATION_REENQUEUE_AFTER="2",
-    )
-    worker = CeleryWorker(env=env, log_path=tmp_path / "worker.log")
-    processes: list[Process] = []
+    stack: Stack | None = None
     try:
-        worker.start(purge=False)  # a new Redis: nothing to purge
-        web, url = gunicorn(env=env, log_path=tmp_path / "gunicorn.log")
-        processes += [web, celery_beat(env=env, log_path=tmp_path / "beat.log", schedule=tmp_path / "beat")]
-        yield group, url
+        stack = stacks(
+            redis_url="redis://sentinel/0",
+            # The Sentinels win over its host; its database stays (on the group's master).
+            CELERY_BROKER_URL="redis://127.0.0.1:6379/1",
+            purge=False,  # a new Redis: nothing to purge
+            web=True,
+            web_workers=2,
+            beat=True,
+            REDIS_SENTINELS=group.hosts,
+            REDIS_SENTINEL_MASTER=MASTER_NAME,
+            NOTIFICATION_SWEEP_INTERVAL="1",
+            NOTIFICATION_REENQUEUE_AFTER="2",
+        )
+        yield group, stack
     finally:
-        for process in processes:
-            process.stop()
-        worker.stop()
+        if stack is not None:
+            stack.stop()  # while its Redis still runs (the stacks fixture's teardown comes after this)
         group.stop()
 
 
-def _logs(tmp_path: Path) -> str:
-    return "\n".join(
-        f"--- {name}\n" + "\n".join((tmp_path / name).read_text(errors="replace").splitlines()[-30:])
-        for name in ("worker.log", "beat.log", "gunicorn.log")
-    )
-
-
 def test_master_killed_during_steady_orders_loses_nothing(
-    sentinel_stack: tuple[SentinelGroup, str],
+    sentinel_stack: tuple[SentinelGroup, Stack],
     fake_smtp: FakeSMTP,
     fake_telegram: FakeTelegram,
-    tmp_path: Path,
 ) -> None:
-    group, url = sentinel_stack
+    group, stack = sentinel_stack
     old_master = group.master.port
-    _, key = api_key_create(name="sentinel")
-    client = httpx.Client(base_url=url, headers={"Authorization": f"Api-Key {key}"}, timeout=10)
+    client = stack.client(api_key_create(name="sentinel")[1])
     customers = Customer.objects.bulk_create(
         Customer(name=f"C{i}", email=f"c{i}@example.com", telegram_chat_id=str(9000 + i), channels=CHANNELS)
         for i in range(20)
@@ -116,7 +104,7 @@ def test_master_killed_during_steady_orders_loses_nothing(
     def delivered() -> bool:
         return Delivery.objects.filter(status="sent").count() == 2 * posted
 
-    assert wait_for(delivered, timeout=120, interval=0.5), _logs(tmp_path)
+    assert wait_for(delivered, timeout=120, interval=0.5), stack.logs()
     after_kill = Delivery.objects.filter(created_at__gt=_wall(killed_at), channel="email")
     first_sent = min(d.sent_at for d in after_kill if d.sent_at is not None)
     resumed_after = (first_sent - _wall(killed_at)).total_seconds()

@@ -1,8 +1,7 @@
 """The Apprise channel through the same factory, and operator alerts about failed deliveries routed to
 it: a real worker, a real SMTP refusal, and Apprise posting to a local JSON endpoint."""
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -11,11 +10,10 @@ import pytest
 from apps.api_gateway.services import api_key_create
 from apps.notifications.channels import OutgoingMessage, PermanentError, TransientError, channel_factory
 from apps.notifications.models import Delivery
-from tests.fakes.processes import gunicorn
 from tests.fakes.smtp import FakeSMTP
-from tests.fakes.telegram import FakeTelegram
+from tests.fakes.stack import Stack
 from tests.fakes.webhook import FakeWebhook
-from tests.fakes.worker import CeleryWorker, broker_purge, wait_for, worker_env
+from tests.fakes.worker import wait_for
 
 CHANNELS = {
     "telegram": "apps.notifications.channels.telegram.TelegramChannel",
@@ -70,39 +68,18 @@ def test_customers_are_never_planned_on_an_operator_channel(apprise_channel: Any
 
 
 @pytest.fixture
-def alerting_stack(
-    transactional_db: None,
-    require_redis: str,
-    fake_telegram: FakeTelegram,
-    fake_smtp: FakeSMTP,
-    sink: FakeWebhook,
-    tmp_path: Path,
-) -> Iterator[str]:
+def alerting_stack(stacks: Callable[..., Stack], fake_smtp: FakeSMTP, sink: FakeWebhook) -> str:
     """gunicorn and a worker with Apprise alerts on, on a broker database of their own (the session
     worker, configured without alerts, must not take these tasks)."""
-    broker = require_redis.rsplit("/", 1)[0] + "/12"
-    broker_purge(broker)
-    env = worker_env(
-        fake_telegram=fake_telegram,
-        fake_smtp=fake_smtp,
-        CELERY_BROKER_URL=broker,
-        # Turns and wake flags apart from the session worker's too (core/wake.py).
-        REDIS_URL=broker,
+    stack = stacks(
+        web=True,
         NOTIFICATION_CHANNELS=",".join(f"{k}={v}" for k, v in CHANNELS.items()),
         APPRISE_URLS=sink.apprise_url("ops"),
         OPS_ALERT_CHANNEL="apprise",
         NOTIFICATION_MAX_ATTEMPTS="2",
     )
-    worker = CeleryWorker(env=env, log_path=tmp_path / "worker.log")
-    worker.start()
-    web, url = gunicorn(env=env, log_path=tmp_path / "gunicorn.log", workers=1)
     fake_smtp.reset()
-    try:
-        yield url
-    finally:
-        web.stop()
-        worker.stop()
-        broker_purge(broker)
+    return stack.web_url
 
 
 @pytest.mark.slow

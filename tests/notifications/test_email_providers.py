@@ -12,7 +12,9 @@ from apps.notifications.models import Delivery, Suppression
 from apps.notifications.outbox.pump import outbox_drain
 from core.utils.redis import get_redis
 from tests.fakes.esp import TOKEN, FakePostmark
-from tests.fakes.smtp import FakeSMTP, Reply, free_port
+from tests.fakes.processes import free_port
+from tests.fakes.smtp import FakeSMTP, Reply
+from tests.fakes.worker import wait_for
 
 SEND = "/api/v1/notifications/send/"
 
@@ -204,6 +206,8 @@ def test_an_esp_that_answers_too_late_is_in_doubt_and_is_retried_not_moved_on(
     assert delivery["last_error"].startswith("esp_timeout")
     assert [a["provider"] for a in delivery["attempt_log"]] == ["primary"]
     assert fake_smtp.messages == []  # not sent a second time through the backup
+    # The ESP did take it, after the client had stopped waiting (the answer that came too late).
+    assert wait_for(lambda: fake_esp.recipients() == ["doubt@example.com"], timeout=10)
 
 
 def test_the_suppression_api(api: APIClient) -> None:

@@ -14,7 +14,7 @@ from apps.webhooks import safety
 from apps.webhooks.models import MessageStatus, WebhookAttempt, WebhookMessage
 from apps.webhooks.outbox import message_send
 from tests.conftest import error_of
-from tests.fakes.smtp import free_port
+from tests.fakes.processes import free_port
 from tests.fakes.webhook import DrippingReceiver, SignedReceiver
 
 pytestmark = pytest.mark.django_db
