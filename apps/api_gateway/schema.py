@@ -44,7 +44,8 @@ ERROR_DESCRIPTIONS = {
     413: "The body is larger than API_MAX_BODY_BYTES (`request_too_large`).",
     415: "The body is not UTF-8 JSON (`unsupported_media_type`).",
     422: "The request is well-formed but cannot be processed.",
-    429: "Too many requests for this key (`throttled`); `details.retry_after` says when to retry.",
+    429: "Too many requests for this key, or this customer on /inbox/ (`throttled`); `details.retry_after` "
+    "says when to retry.",
 }
 
 
@@ -62,8 +63,8 @@ class AutoSchema(SpectacularAutoSchema):
     declares."""
 
     def _error_statuses(self) -> set[int]:
-        browser = self.path.startswith(BROWSER_PREFIX)  # an inbox token: no key, no scope, no throttle
-        statuses = {401} if browser else {401, 429}
+        browser = self.path.startswith(BROWSER_PREFIX)  # an inbox token: no key, no scope
+        statuses = {401, 429}
         if self.method in ("POST", "PUT", "PATCH", "DELETE") and not browser:
             statuses |= {403}
         if self.method in ("POST", "PUT", "PATCH"):

@@ -43,18 +43,30 @@ def _count(key: str, *, timeout: int) -> int:
     return int(pipe.execute()[0])
 
 
-class ApiKeyRateThrottle(BaseThrottle):
+class FixedWindowThrottle(BaseThrottle):
+    """Requests per identity and window: `rate()` names the limit ("100/min"; None or "none" turns it
+    off), `ident()` whom a request counts for (None: not counted)."""
+
+    scope = ""
+
     def __init__(self) -> None:
         self.wait_seconds: float | None = None
 
+    def rate(self) -> str | None:
+        raise NotImplementedError
+
+    def ident(self, request: Request) -> object | None:
+        raise NotImplementedError
+
     def allow_request(self, request: Request, view: Any) -> bool:
-        parsed = parse_rate(settings.API_THROTTLE_RATE)
-        if parsed is None or request.auth is None:
+        parsed = parse_rate(self.rate())
+        ident = self.ident(request)
+        if parsed is None or ident is None:
             return True
         limit, period = parsed
         now = time.time()
         window = int(now // period)
-        key = f"throttle:apikey:{request.auth.pk}:{window}"
+        key = f"throttle:{self.scope}:{ident}:{window}"
         try:
             count = _count(key, timeout=period + 1)
         except Exception:  # the cache backend's own errors (redis, connection) vary by backend
@@ -67,3 +79,15 @@ class ApiKeyRateThrottle(BaseThrottle):
 
     def wait(self) -> float | None:
         return self.wait_seconds
+
+
+class ApiKeyRateThrottle(FixedWindowThrottle):
+    """API_THROTTLE_RATE per API key."""
+
+    scope = "apikey"
+
+    def rate(self) -> str | None:
+        return str(settings.API_THROTTLE_RATE)
+
+    def ident(self, request: Request) -> object | None:
+        return None if request.auth is None else request.auth.pk

@@ -3,6 +3,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.utils.decorators import method_decorator
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, permissions, status
@@ -15,6 +16,7 @@ from apps.api_gateway.pagination import CursorPagination, paginated_response
 from apps.api_gateway.schema import error_response
 from apps.api_gateway.scopes import Scope, every_method
 from apps.api_gateway.serializers import validated
+from apps.api_gateway.throttling import FixedWindowThrottle
 from apps.customers.selectors import customer_get
 from apps.inbox.cors import with_cors
 from apps.inbox.selectors import inbox_counts, inbox_items
@@ -129,10 +131,24 @@ TOKEN_PARAMETER = OpenApiParameter(
 UNAUTHORIZED = {401: error_response(401, "A missing, bad or expired inbox token (`not_authenticated`).")}
 
 
+class InboxCustomerThrottle(FixedWindowThrottle):
+    """INBOX_THROTTLE_RATE per customer on the browser's routes: the token is a bearer credential a
+    page holds, so a script looping with it is held back per customer, whatever address it comes from
+    (nginx's per-address limit covers /api/ only)."""
+
+    scope = "inbox"
+
+    def rate(self) -> str | None:
+        return str(settings.INBOX_THROTTLE_RATE)
+
+    def ident(self, request: Request) -> object | None:
+        return request.auth.customer_id if isinstance(request.auth, InboxToken) else None
+
+
 class BrowserApi(APIView):
     authentication_classes = [InboxTokenAuthentication]
     permission_classes = [HasInboxToken]
-    throttle_classes: list[Any] = []
+    throttle_classes = [InboxCustomerThrottle]
 
     def customer_id(self, request: Request) -> int:
         token = request.auth

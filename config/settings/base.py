@@ -475,6 +475,9 @@ INSTANCE_NAME = env("INSTANCE_NAME", default="")
 INBOX_TOKEN_TTL = env.int("INBOX_TOKEN_TTL", default=3600)
 # Origins whose pages may call /inbox/ and open /inbox/stream/ (CORS); empty: same origin only.
 INBOX_ALLOWED_ORIGINS: list[str] = env.list("INBOX_ALLOWED_ORIGINS", default=[])
+# Requests per customer on the browser's routes (/inbox/, /inbox/counts/, /inbox/mark/); "None" turns
+# the limit off. A page polling its badge every few seconds stays far below it.
+INBOX_THROTTLE_RATE = env("INBOX_THROTTLE_RATE", default="600/min")
 # How often each stream process reads new events from the database: the only path without Redis,
 # and the safety net for a publish Redis lost with it.
 INBOX_POLL_SECONDS = env.float("INBOX_POLL_SECONDS", default=0.5)

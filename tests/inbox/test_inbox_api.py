@@ -288,3 +288,23 @@ def test_the_stream_path_on_a_wsgi_process_says_where_it_is(anon: APIClient) -> 
     response = anon.get("/inbox/stream/")
     assert response.status_code == 404
     assert "ASGI" in error_of(response)["message"]
+
+
+def test_the_browser_routes_are_throttled_per_customer(
+    api: APIClient, make_customer: Any, settings: Any
+) -> None:
+    settings.INBOX_THROTTLE_RATE = "3/day"  # one window for the whole test
+    ada, bo = inbox_customer(make_customer), inbox_customer(make_customer, name="Bo")
+    ada_browser, bo_browser = (
+        browser(api.post(f"/api/v1/customers/{c['id']}/inbox-token/").json()["token"]) for c in (ada, bo)
+    )
+
+    codes = [ada_browser.get(path).status_code for path in ("/inbox/", "/inbox/counts/", "/inbox/") * 2]
+    refused = ada_browser.post("/inbox/mark/", {"all": True}, format="json")
+
+    assert codes == [200, 200, 200, 429, 429, 429]
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) >= 1
+    assert error_of(refused)["code"] == "throttled"
+    assert bo_browser.get("/inbox/counts/").status_code == 200  # another customer's own count
+    assert api.get(inbox_url(ada)).status_code == 200  # the shop's server is counted per key
