@@ -55,7 +55,18 @@ def process_beat(open_streams: int, subscribed: bool) -> None:
     if client is None:
         return
     report = {"open": open_streams, "subscribed": subscribed}
-    client.set(f"{BEAT_PREFIX}{socket.gethostname()}:{os.getpid()}", json.dumps(report), ex=BEAT_TTL)
+    client.set(_beat_key(), json.dumps(report), ex=BEAT_TTL)
+
+
+def process_gone() -> None:
+    """A stream process shutting down leaves the list at once, not BEAT_TTL seconds later."""
+    client = get_redis()
+    if client is not None:
+        client.delete(_beat_key())
+
+
+def _beat_key() -> str:
+    return f"{BEAT_PREFIX}{socket.gethostname()}:{os.getpid()}"
 
 
 def stream_processes() -> dict[str, dict[str, Any]] | None:

@@ -72,6 +72,7 @@ class Hub:
         self.redis_live = False
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
+        self._beat_now = asyncio.Event()  # the subscription came or went: report it at once
 
     @property
     def open_streams(self) -> int:
@@ -146,7 +147,9 @@ class Hub:
         while True:
             with contextlib.suppress(Exception):
                 await run_sync(process_beat, self.open_streams, self.redis_live)
-            await asyncio.sleep(HEARTBEAT_EVERY)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._beat_now.wait(), HEARTBEAT_EVERY)
+            self._beat_now.clear()
 
     async def _listen(self) -> None:
         """The Redis subscription, opened again after any error."""
@@ -156,6 +159,7 @@ class Hub:
                 async with client.pubsub() as pubsub:
                     await pubsub.subscribe(CHANNEL)
                     self.redis_live = True
+                    self._beat_now.set()  # the first report may have gone out before this
                     self._wake.set()  # read what was published while we were not subscribed
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
@@ -165,6 +169,8 @@ class Hub:
             except Exception as exc:
                 if self.redis_live:
                     logger.warning("inbox subscription lost (%s); polling the table until it is back", exc)
+                if self.redis_live:
+                    self._beat_now.set()
                 self.redis_live = False
                 await asyncio.sleep(1.0)
             finally:

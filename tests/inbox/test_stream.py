@@ -2,6 +2,7 @@
 worker publishes, replay after a reconnect, two stream processes, tokens, CORS, heartbeats, and the
 table poll that carries events without Redis or when a publish was lost."""
 
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.customers.models import Customer
+from apps.inbox.bus import stream_processes
 from apps.inbox.models import InboxEvent
 from apps.inbox.services import InboxMessage, inbox_store
 from apps.inbox.tokens import token_issue
@@ -282,6 +284,25 @@ def test_health_counts_the_stream_processes_and_their_streams(
     assert health["transport"] == "redis"
     assert health["stream_processes"] >= 2
     assert health["unsubscribed"] == []
+
+
+def test_a_stream_process_stopped_takes_its_report_out_of_the_list(
+    transactional_db: None, fake_telegram: FakeTelegram, fake_smtp: FakeSMTP, tmp_path: Path
+) -> None:
+    """A process stopped with SIGTERM leaves /health/'s list at once (before, one stopped early showed
+    as unsubscribed for 30 s, its first report having gone out before its subscription ran)."""
+    process, url = start_stream(tmp_path, fake_telegram, fake_smtp)
+    stream = SSEClient(f"{url}/inbox/stream/?token={token_issue(inbox_customer().pk).token}").open()
+    try:
+        assert process.process is not None
+        name = f"{socket.gethostname()}:{process.process.pid}"
+        assert stream.wait(lambda s: s.of("counts"))  # the hub starts with the first stream
+        assert wait_for(lambda: (stream_processes() or {}).get(name, {}).get("subscribed"), timeout=30)
+    finally:
+        stream.close()
+        process.stop()
+
+    assert name not in (stream_processes() or {})
 
 
 def test_the_stream_process_counts_its_streams_and_events_in_metrics(
