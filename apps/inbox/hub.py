@@ -169,7 +169,6 @@ class Hub:
             except Exception as exc:
                 if self.redis_live:
                     logger.warning("inbox subscription lost (%s); polling the table until it is back", exc)
-                if self.redis_live:
                     self._beat_now.set()
                 self.redis_live = False
                 await asyncio.sleep(1.0)
