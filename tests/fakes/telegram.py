@@ -6,6 +6,7 @@ and `retry_after`, validates HTML entities and the 4096-character limit, and can
 fail: `fail(status, description, times=..., chat_id=..., parameters=...)` or `outage(...)`.
 """
 
+import contextlib
 import html
 import json
 import math
@@ -21,6 +22,7 @@ from urllib.parse import parse_qsl, urlparse
 import httpx
 
 TOKEN = "123456:TEST-fake-bot-token"
+BARRIER_TIMEOUT = 30.0  # a barrier never met breaks after this long, and the sends go on
 ALLOWED_TAGS = {
     "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "span", "tg-spoiler",
     "blockquote", "tg-emoji",
@@ -89,6 +91,9 @@ class FakeTelegram:
         self._server.server_close()
 
     def reset(self) -> None:
+        held = getattr(self, "barrier", None)
+        if held is not None:
+            held.abort()  # release what a failed test left waiting
         with self._lock:
             self.messages: list[dict[str, Any]] = []
             self.calls = 0
@@ -104,6 +109,10 @@ class FakeTelegram:
             self.webhook: dict[str, Any] = {}
             self._next_update_id = 1
             self.updates_pushed: list[int] = []  # the update_id of each update posted, in order
+            # When set, each sendMessage is recorded and then answered only once `parties` of them are
+            # in; it lets one generation through and clears itself. The first messages recorded are
+            # then the first a client put in flight, whatever order the machine's load runs them in.
+            self.barrier: threading.Barrier | None = None
 
     def texts(self, chat_id: object | None = None) -> list[str]:
         with self._lock:
@@ -322,7 +331,13 @@ class FakeTelegram:
             protocol_version = "HTTP/1.1"  # keep-alive, like the real API
 
             def _respond(self, params: dict[str, Any]) -> None:
-                status, body, headers = fake.handle(urlparse(self.path).path, params)
+                path = urlparse(self.path).path
+                status, body, headers = fake.handle(path, params)
+                barrier = fake.barrier
+                if barrier is not None and path.lower().endswith("/sendmessage"):
+                    with contextlib.suppress(threading.BrokenBarrierError):
+                        barrier.wait(timeout=BARRIER_TIMEOUT)
+                    fake.barrier = None  # before any answer: no later request waits at it
                 payload = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

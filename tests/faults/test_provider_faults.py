@@ -1,6 +1,7 @@
 """Provider faults with a real worker: SMTP 4xx/5xx, Telegram 429, 403 and a 5xx outage that opens
 the circuit. Counts are read from what the fake servers received and what the database recorded."""
 
+import threading
 from typing import Any
 
 import httpx
@@ -100,6 +101,27 @@ def test_the_fake_telegram_tells_a_429_retried_too_soon(fake_telegram: FakeTeleg
     [(chat, waited, told)] = fake_telegram.retried_too_soon()
     assert (chat, told) == (str(CHAT), 2)
     assert waited < told
+
+
+def test_the_fake_telegram_barrier_holds_the_first_sends_together_once(fake_telegram: FakeTelegram) -> None:
+    """What the priority test relies on: a send is recorded at once but answered only when the
+    barrier's parties are all in; after that generation, sends are answered alone."""
+    fake_telegram.barrier = threading.Barrier(2)
+    url = f"{fake_telegram.url}/bot{TOKEN}/sendMessage"
+    answers: list[int] = []
+    first = threading.Thread(
+        target=lambda: answers.append(httpx.post(url, json={"chat_id": 1, "text": "a"}).status_code)
+    )
+    first.start()
+
+    assert wait_for(lambda: fake_telegram.texts() == ["a"], interval=0.01)
+    assert answers == []  # recorded, still held
+    answers.append(httpx.post(url, json={"chat_id": 2, "text": "b"}).status_code)
+    first.join()
+    answers.append(httpx.post(url, json={"chat_id": 3, "text": "c"}, timeout=5).status_code)
+
+    assert answers == [200, 200, 200]
+    assert fake_telegram.barrier is None
 
 
 def test_telegram_403_fails_at_once_marks_contact_and_fails_over(

