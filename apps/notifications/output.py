@@ -7,18 +7,13 @@ from typing import Any
 from rest_framework import serializers
 
 from apps.notifications.models import AttemptOutcome, Delivery, DeliveryAttempt, Notification
+from core.utils.prefetch import prefetched
 
 _datetime = serializers.DateTimeField().to_representation
 
 
 def _moment(value: Any) -> str | None:
     return None if value is None else _datetime(value)
-
-
-def _prefetched(delivery: Delivery, name: str) -> list[Any]:
-    """A relation the read prefetched; a delivery just created (a send's answer) has none yet."""
-    cache = getattr(delivery, "_prefetched_objects_cache", {})
-    return list(cache[name]) if name in cache else []
 
 
 def _attempt_error(attempt: DeliveryAttempt) -> str:
@@ -44,11 +39,11 @@ def delivery_output(delivery: Delivery) -> dict[str, Any]:
                 "outcome": a.outcome,
                 "error": _attempt_error(a),
             }
-            for a in _prefetched(delivery, "attempt_log")
+            for a in prefetched(delivery, "attempt_log")
         ],
         "events": [
             {"type": e.event_type, "at": _moment(e.occurred_at), "detail": e.detail}
-            for e in _prefetched(delivery, "provider_events")
+            for e in prefetched(delivery, "provider_events")
         ],
     }
 

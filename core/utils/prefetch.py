@@ -1,4 +1,6 @@
-"""Relations already in memory, marked as loaded."""
+"""Relations already in memory: marked as loaded, and read back without a query.
+
+The one module that touches Django's prefetch cache (`_prefetched_objects_cache`)."""
 
 from collections.abc import Iterable
 from typing import Any
@@ -16,3 +18,10 @@ def with_prefetched(instance: Model, **relations: Iterable[Any]) -> Model:
         queryset._prefetch_done = True
         cache[name] = queryset
     return instance
+
+
+def prefetched(instance: Model, name: str) -> list[Any]:
+    """The rows of a relation a read prefetched (or `with_prefetched` set), or [] when it was not
+    loaded: an instance just created has none yet, and reading it must not cost a query."""
+    cache = instance.__dict__.get("_prefetched_objects_cache", {})
+    return list(cache[name]) if name in cache else []
